@@ -1,0 +1,1 @@
+"""From bytes to hashes: signal types, in-memory decoding, no I/O beyond the bytes handed in."""

@@ -1,0 +1,90 @@
+"""In-memory image decoding with limits checked before the expensive work.
+
+Uploads are decoded from the bytes in memory and never touch the disk. The header is
+read first (Pillow opens lazily and reads only the header) so an image that claims
+20000x20000 pixels is refused before a gigabyte buffer is allocated; OpenCV then
+decodes the pixels, applying the EXIF orientation, and refuses truncated files.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
+
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+#: Pillow's names for the formats hashwall decodes (MPO is a JPEG with extra frames).
+IMAGE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one upload may cost."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 64_000_000
+    #: Smaller images carry too little to fingerprint (a 1x1 pixel is one colour).
+    min_side: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHeader:
+    """What the header says, read without decoding the pixels."""
+
+    format: str
+    width: int
+    height: int
+
+
+def check_size(data: bytes, limits: Limits) -> None:
+    """Refuse empty files and files over the byte limit."""
+    if not data:
+        raise MediaError("file is empty")
+    if len(data) > limits.max_bytes:
+        raise MediaTooLargeError(
+            f"file is {len(data)} bytes, over the limit of {limits.max_bytes} bytes"
+        )
+
+
+def read_header(data: bytes, limits: Limits) -> ImageHeader:
+    """Identify the format and dimensions and check them against the limits."""
+    check_size(data, limits)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                header = ImageHeader(image.format or "", image.width, image.height)
+    except Image.DecompressionBombError:
+        raise MediaTooLargeError("image dimensions are over the pixel limit") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise UnsupportedMediaError("file is not an image in a supported format") from None
+    if header.format not in IMAGE_FORMATS:
+        raise UnsupportedMediaError(f"image format {header.format or 'unknown'} is not supported")
+    pixels = header.width * header.height
+    if pixels > limits.max_pixels:
+        raise MediaTooLargeError(
+            f"image is {header.width}x{header.height} ({pixels} pixels), "
+            f"over the limit of {limits.max_pixels} pixels"
+        )
+    if min(header.width, header.height) < limits.min_side:
+        raise MediaError(
+            f"image is {header.width}x{header.height}, smaller than "
+            f"{limits.min_side} pixels on a side"
+        )
+    return header
+
+
+def decode_image(data: bytes, limits: Limits) -> np.ndarray:
+    """Decode an image to an RGB uint8 array (EXIF orientation applied), or raise."""
+    header = read_header(data, limits)
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise MediaError(f"{header.format} image is truncated or corrupt")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

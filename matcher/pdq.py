@@ -1,0 +1,57 @@
+"""PDQ, Meta's 256-bit perceptual hash, computed with the reference implementation.
+
+Banks hold PDQ hashes computed on the victim's device by the reference code at full
+resolution, so a query hash must stay within a few bits of what the reference gives on
+the same image. PDQ itself box-filters the luma plane down to 64x64; very large images
+are first shrunk with area averaging, which is the same low-pass operation, to a size
+where the hash moves by a bit or two at most (see benchmarks/RESULTS.md, "PDQ paths").
+
+The text form is the one ThreatExchange and StopNCII exchange: 64 hex characters, the
+most significant bit first, as python-threatexchange and the C++ `toHexString` write it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import cv2
+import numpy as np
+import pdqhash
+
+from matcher.signals import Media, PerceptualSignalType, Signal
+
+#: Longest side an image is shrunk to before PDQ; chosen in benchmarks/hash_bench.py.
+PDQ_MAX_SIDE = 1024
+
+
+def pdq_from_rgb(rgb: np.ndarray, max_side: int | None = PDQ_MAX_SIDE) -> tuple[bytes, int]:
+    """Return (32-byte code, quality 0-100) for an RGB uint8 image."""
+    if max_side is not None:
+        height, width = rgb.shape[:2]
+        longest = max(height, width)
+        if longest > max_side:
+            scale = max_side / longest
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+    return PerceptualSignalType.bits_to_code(bits), int(quality)
+
+
+class PDQ(PerceptualSignalType):
+    """PDQ: 256 bits, 64 hex characters, with a quality score from 0 to 100."""
+
+    name = "pdq"
+    code_bytes = 32
+    #: Quality under which a hash is too flat to say anything (blank, near-uniform).
+    degenerate_quality: ClassVar[int] = 10
+
+    def is_degenerate(self, code: bytes, quality: int | None = None) -> bool:
+        if quality is not None and quality < self.degenerate_quality:
+            return True
+        return super().is_degenerate(code, quality)
+
+    def hash_media(self, media: Media) -> Signal | None:
+        if media.rgb is None:
+            return None
+        code, quality = pdq_from_rgb(media.rgb)
+        return Signal(self.name, self.format(code), quality)

@@ -1,0 +1,124 @@
+"""Every index backend returns exactly what brute force returns: same ids, same distances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from index import BruteForceIndex, ExactIndex, FlatIndex
+
+PERCEPTUAL_BACKENDS = [FlatIndex]
+
+
+def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """A copy of `code` at exactly `count` bits from it."""
+    bits = np.unpackbits(code)
+    positions = rng.choice(bits.size, size=count, replace=False)
+    bits[positions] ^= 1
+    return np.packbits(bits)
+
+
+def make_codes(rng: np.random.Generator, n: int, code_bytes: int, clustered: bool) -> np.ndarray:
+    """Uniform codes, or near-duplicates of a few originals as real banks hold."""
+    if not clustered:
+        return rng.integers(0, 256, (n, code_bytes), dtype=np.uint8)
+    centres = rng.integers(0, 256, (max(1, n // 20), code_bytes), dtype=np.uint8)
+    rows = [
+        flip_bits(centres[rng.integers(len(centres))], int(rng.integers(0, 40)), rng)
+        for _ in range(n)
+    ]
+    return np.array(rows, dtype=np.uint8).reshape(n, code_bytes)
+
+
+operation = st.sampled_from(["add", "remove", "search", "save_load"])
+
+
+@pytest.mark.parametrize("backend", PERCEPTUAL_BACKENDS)
+@pytest.mark.parametrize("code_bytes", [32, 8])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    clustered=st.booleans(),
+    steps=st.lists(st.tuples(operation, st.integers(0, 64)), min_size=1, max_size=12),
+)
+def test_matches_brute_force(
+    backend: type[FlatIndex],
+    code_bytes: int,
+    seed: int,
+    clustered: bool,
+    steps: list[tuple[str, int]],
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(seed)
+    index, oracle = backend(code_bytes), BruteForceIndex(code_bytes)
+    next_id = 0
+    for op, radius in steps:
+        if op == "add":
+            n = int(rng.integers(1, 80))
+            codes = make_codes(rng, n, code_bytes, clustered)
+            # Some ids are re-used: an add replaces the code stored under that id.
+            ids = np.arange(next_id, next_id + n, dtype=np.int64) - int(rng.integers(0, 5))
+            ids = np.unique(np.maximum(ids, 0))[: len(codes)]
+            codes = codes[: len(ids)]
+            index.add(ids, codes)
+            oracle.add(ids, codes)
+            next_id += n
+        elif op == "remove" and next_id:
+            ids = rng.integers(0, next_id, int(rng.integers(1, 30)))
+            assert index.remove(np.unique(ids)) == oracle.remove(np.unique(ids))
+        elif op == "save_load":
+            path = tmp_path / f"index-{seed}.bin"
+            index.save(path)
+            index = backend.load(path)
+        else:
+            stored = make_codes(rng, 6, code_bytes, clustered)
+            # Queries exactly at, just inside and just outside the radius of stored codes.
+            queries = [stored]
+            if len(oracle):
+                base = oracle._codes[rng.integers(0, len(oracle), 3)]
+                limit = code_bytes * 8
+                for delta in (-1, 0, 1):
+                    flips = min(max(radius + delta, 0), limit)
+                    queries.append(np.array([flip_bits(c, flips, rng) for c in base]))
+            batch = np.concatenate(queries)
+            got = index.search(batch, radius)
+            want = oracle.search(batch, radius)
+            assert [h.pairs() for h in got] == [h.pairs() for h in want]
+        assert len(index) == len(oracle)
+
+
+@pytest.mark.parametrize("radius", [0, 5])
+def test_exact_index_finds_identical_codes_only(radius: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 256, (50, 16), dtype=np.uint8)
+    codes[10] = codes[3]
+    index = ExactIndex(16)
+    index.add(np.arange(50), codes)
+    near = codes[0].copy()
+    near[0] ^= 1
+    got = index.search(np.stack([codes[3], near]), radius)
+    assert got[0].pairs() == [(3, 0), (10, 0)]
+    assert got[1].pairs() == []
+    assert index.remove(np.array([3, 99])) == 1
+    index.save(tmp_path / "exact.npz")
+    loaded = ExactIndex.load(tmp_path / "exact.npz")
+    assert len(loaded) == 49
+    assert loaded.search(codes[3:4], 0)[0].pairs() == [(10, 0)]
+
+
+def test_add_replaces_code_under_same_id() -> None:
+    index = FlatIndex(32)
+    first, second = np.zeros((1, 32), np.uint8), np.full((1, 32), 255, np.uint8)
+    index.add(np.array([1]), first)
+    index.add(np.array([1]), second)
+    assert len(index) == 1
+    assert index.search(first, 0)[0].pairs() == []
+    assert index.search(second, 0)[0].pairs() == [(1, 0)]
