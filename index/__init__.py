@@ -1,6 +1,6 @@
 """Nearest-neighbour indexes of fixed-width binary codes: ids and distances out."""
 
-from index.base import Hits, HashIndex, codes_from_bytes
+from index.base import HashIndex, Hits, codes_from_bytes
 from index.brute import BruteForceIndex
 from index.exact import ExactIndex
 from index.flat import FlatIndex

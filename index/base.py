@@ -68,7 +68,9 @@ def codes_from_bytes(values: Sequence[bytes], code_bytes: int) -> np.ndarray:
     return array.reshape(len(values), code_bytes)
 
 
-def check_batch(ids: np.ndarray, codes: np.ndarray, code_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+def check_batch(
+    ids: np.ndarray, codes: np.ndarray, code_bytes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate and normalise an add batch."""
     ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)

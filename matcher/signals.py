@@ -110,9 +110,7 @@ class Registry:
             return self._types[name]
         except (KeyError, TypeError):
             known = ", ".join(sorted(self._types))
-            raise UnknownSignalTypeError(
-                f"unknown signal type {name!r}; known: {known}"
-            ) from None
+            raise UnknownSignalTypeError(f"unknown signal type {name!r}; known: {known}") from None
 
     def names(self) -> list[str]:
         """Names of every registered type, in registration order."""

@@ -1,0 +1,57 @@
+"""One settings object, read from `HASHWALL_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from matcher.decode import Limits
+
+
+def normalise_database_url(url: str) -> str:
+    """Let a plain `postgresql://` URL work whatever driver hashwall uses (psycopg 3)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. Invalid values fail at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHWALL_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///hashwall.db",
+        description="SQLAlchemy URL; a SQLite file in the working directory by default.",
+    )
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=64_000_000, gt=0)
+    max_files_per_request: int = Field(default=20, gt=0)
+    max_batch_items: int = Field(default=1000, gt=0)
+    faiss_threads: int = Field(
+        default=1,
+        ge=1,
+        description="OpenMP threads per faiss search; requests already run in parallel.",
+    )
+    verdict_log: Literal["all", "matches", "off"] = Field(
+        default="matches",
+        description="Which verdicts are written to the verdict log.",
+    )
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("database_url must not be empty")
+        return normalise_database_url(value.strip())
+
+    @cached_property
+    def limits(self) -> Limits:
+        """The media limits the matcher enforces."""
+        return Limits(max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels)

@@ -1,0 +1,165 @@
+"""One exception tree, mapped to RFC 9457 problem+json in one handler.
+
+    HashwallError (500)
+    ├── InvalidInput (422)         a body that parses but says something wrong
+    ├── NotFound (404)
+    ├── Conflict (409)
+    ├── Unauthenticated (401)      missing, unknown or revoked key
+    ├── Forbidden (403)            key without the scope
+    ├── PayloadTooLarge (413)
+    └── UnsupportedMediaType (415)
+
+Matcher errors (`matcher.errors`) map onto the same statuses. Every error response
+names what was wrong and never echoes media or secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from matcher.errors import (
+    MatcherError,
+    MediaError,
+    MediaTooLargeError,
+    UnsupportedMediaError,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class HashwallError(Exception):
+    """Base of the service's errors: a status, a short title and a detail."""
+
+    status = 500
+    title = "Internal error"
+    slug = "internal"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class InvalidInput(HashwallError):
+    status, title, slug = 422, "Invalid input", "invalid-input"
+
+
+class NotFound(HashwallError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(HashwallError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class Unauthenticated(HashwallError):
+    status, title, slug = 401, "Unauthenticated", "unauthenticated"
+
+
+class Forbidden(HashwallError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class PayloadTooLarge(HashwallError):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class UnsupportedMediaType(HashwallError):
+    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
+def from_matcher_error(error: MatcherError, pointer: str | None = None) -> HashwallError:
+    """The service error for a matcher error, optionally pointing at the input."""
+    kind: type[HashwallError] = InvalidInput
+    if isinstance(error, MediaTooLargeError):
+        kind = PayloadTooLarge
+    elif isinstance(error, UnsupportedMediaError):
+        kind = UnsupportedMediaType
+    elif isinstance(error, MediaError):
+        kind = InvalidInput
+    detail = f"{pointer}: {error}" if pointer else str(error)
+    errors = [{"pointer": pointer, "detail": str(error)}] if pointer else []
+    return kind(detail, errors)
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    instance: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return "/" + "/".join(parts)
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every error the app can raise to a problem+json response."""
+
+    @app.exception_handler(HashwallError)
+    async def _hashwall(request: Request, exc: HashwallError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(
+            exc.status, exc.title, exc.detail, exc.slug, request.url.path, exc.errors, headers
+        )
+
+    @app.exception_handler(MatcherError)
+    async def _matcher(request: Request, exc: MatcherError) -> JSONResponse:
+        return await _hashwall(request, from_matcher_error(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"pointer": _pointer(tuple(e.get("loc", ()))), "detail": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        if any(
+            e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",)
+            for e in exc.errors()
+        ):
+            detail = "request body is empty; a JSON body is required"
+        else:
+            detail = "; ".join(f"{e['pointer']}: {e['detail']}" for e in errors[:5])
+        return problem(422, InvalidInput.title, detail, InvalidInput.slug, request.url.path, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code,
+            str(exc.detail),
+            str(exc.detail),
+            "http",
+            request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem(
+            500, "Internal error", "an unexpected error occurred", "internal", request.url.path
+        )

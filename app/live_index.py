@@ -1,0 +1,163 @@
+"""The in-memory state a matching process answers from.
+
+One index per signal type holds the codes of every active hash; a compact catalogue
+(numpy arrays indexed by hash id, a few bytes a hash instead of a Python object each)
+says which bank a hash is in and its quality; bank policies are a small dict replaced
+whole on change, so readers never see half an update. Writes through the API update
+this state in place, right after their transaction commits: never a rebuild.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Bank, HashRecord
+from app.policy import Action, BankPolicy, Candidate, Thresholds
+from index import ExactIndex, FlatIndex, HashIndex, codes_from_bytes
+from matcher.signals import Registry
+
+log = logging.getLogger(__name__)
+
+LOAD_CHUNK = 50_000
+NO_QUALITY = -1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHash:
+    """What the live index keeps of one active hash."""
+
+    id: int
+    bank_id: int
+    signal_type: str
+    value: str
+    quality: int | None
+
+
+def bank_policy(bank: Bank) -> BankPolicy:
+    """The policy view of a bank row."""
+    return BankPolicy(
+        id=bank.id,
+        name=bank.name,
+        action=Action(bank.action),
+        enabled=bank.enabled,
+        thresholds={
+            signal: Thresholds(int(limits["match"]), int(limits["review"]))
+            for signal, limits in (bank.thresholds or {}).items()
+        },
+    )
+
+
+class Catalogue:
+    """Bank and quality of each indexed hash, in arrays grown by doubling."""
+
+    def __init__(self) -> None:
+        self._bank = np.zeros(1024, dtype=np.int32)
+        self._quality = np.full(1024, NO_QUALITY, dtype=np.int16)
+        self._lock = threading.Lock()
+
+    def set(self, ids: np.ndarray, banks: np.ndarray, qualities: np.ndarray) -> None:
+        """Record bank and quality (NO_QUALITY for none) for ids."""
+        if not len(ids):
+            return
+        with self._lock:
+            needed = int(ids.max()) + 1
+            if needed > len(self._bank):
+                size = max(needed, 2 * len(self._bank))
+                self._bank = np.resize(self._bank, size)
+                self._quality = np.resize(self._quality, size)
+            self._bank[ids] = banks
+            self._quality[ids] = qualities
+
+    def lookup(self, hash_id: int) -> tuple[int, int | None]:
+        """(bank id, quality or None) of an indexed hash."""
+        quality = int(self._quality[hash_id])
+        return int(self._bank[hash_id]), None if quality == NO_QUALITY else quality
+
+
+class LiveIndex:
+    """Indexes, catalogue and bank policies for every signal type of a registry."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.indexes: dict[str, HashIndex] = {
+            t.name: (FlatIndex if t.perceptual else ExactIndex)(t.code_bytes) for t in registry
+        }
+        self.catalogue = Catalogue()
+        self.banks: Mapping[int, BankPolicy] = {}
+        self.loaded = False
+
+    def load(self, session: Session) -> None:
+        """Fill the indexes from every active hash in the database."""
+        self.refresh_banks(session)
+        rows = session.execute(
+            select(
+                HashRecord.id,
+                HashRecord.bank_id,
+                HashRecord.signal_type,
+                HashRecord.value,
+                HashRecord.quality,
+            )
+            .where(HashRecord.status == "active")
+            .execution_options(yield_per=LOAD_CHUNK)
+        )
+        total = 0
+        for chunk in rows.partitions():
+            batch = [StoredHash(*row) for row in chunk]
+            self.add(batch)
+            total += len(batch)
+        self.loaded = True
+        log.info("index loaded", extra={"hashes": total, "sizes": self.sizes()})
+
+    def refresh_banks(self, session: Session) -> None:
+        """Reload bank policies (after a bank is created, changed or deleted)."""
+        self.banks = {bank.id: bank_policy(bank) for bank in session.scalars(select(Bank))}
+
+    def add(self, hashes: Iterable[StoredHash]) -> None:
+        """Index active hashes (replacing any code already under the same id)."""
+        by_type: dict[str, list[StoredHash]] = {}
+        for stored in hashes:
+            by_type.setdefault(stored.signal_type, []).append(stored)
+        for signal_name, group in by_type.items():
+            signal_type = self.registry.get(signal_name)
+            ids = np.fromiter((h.id for h in group), dtype=np.int64, count=len(group))
+            codes = codes_from_bytes(
+                [bytes.fromhex(h.value) for h in group], signal_type.code_bytes
+            )
+            self.catalogue.set(
+                ids,
+                np.fromiter((h.bank_id for h in group), dtype=np.int32, count=len(group)),
+                np.fromiter(
+                    (NO_QUALITY if h.quality is None else h.quality for h in group),
+                    dtype=np.int16,
+                    count=len(group),
+                ),
+            )
+            self.indexes[signal_name].add(ids, codes)
+
+    def remove(self, signal_type: str, ids: Iterable[int]) -> int:
+        """Stop matching hashes of one signal type."""
+        return self.indexes[signal_type].remove(np.fromiter(ids, dtype=np.int64))
+
+    def search(self, signal_type: str, codes: list[bytes], radius: int) -> list[list[Candidate]]:
+        """Candidates within `radius` of each query code."""
+        code_bytes = self.registry.get(signal_type).code_bytes
+        hits = self.indexes[signal_type].search(codes_from_bytes(codes, code_bytes), radius)
+        results = []
+        for query_hits in hits:
+            candidates = []
+            for hash_id, distance in query_hits.pairs():
+                bank_id, quality = self.catalogue.lookup(hash_id)
+                candidates.append(Candidate(hash_id, bank_id, signal_type, distance, quality))
+            results.append(candidates)
+        return results
+
+    def sizes(self) -> dict[str, int]:
+        """Indexed hashes per signal type."""
+        return {name: len(index) for name, index in self.indexes.items()}

@@ -1,0 +1,97 @@
+"""From submitted or computed hashes to verdicts: parse, search, apply the policy.
+
+The routes and the CLI call these functions; they know nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.errors import InvalidInput, from_matcher_error
+from app.live_index import LiveIndex
+from app.policy import DEGENERATE, NO_MATCH, Candidate, Verdict, decide, search_radius
+from matcher.decode import Limits
+from matcher.errors import MatcherError
+from matcher.media import hash_file
+from matcher.signals import Registry, Signal
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One parsed hash to look up."""
+
+    signal_type: str
+    code: bytes
+    quality: int | None
+    degenerate: bool
+
+
+def parse_signal(registry: Registry, signal: Signal) -> Query:
+    """Validate a signal's text form; raise `MatcherError` if it is not a valid hash."""
+    signal_type = registry.get(signal.signal_type)
+    code = signal_type.parse(signal.value)
+    return Query(
+        signal.signal_type, code, signal.quality, signal_type.is_degenerate(code, signal.quality)
+    )
+
+
+def parse_items(
+    registry: Registry, signals: Sequence[Signal], pointer: str = "/items"
+) -> list[Query]:
+    """Parse every item, reporting every invalid one by its position, or none at all."""
+    queries, errors = [], []
+    for position, signal in enumerate(signals):
+        try:
+            queries.append(parse_signal(registry, signal))
+        except MatcherError as error:
+            errors.append({"pointer": f"{pointer}/{position}", "detail": str(error)})
+    if errors:
+        summary = "; ".join(f"{e['pointer']}: {e['detail']}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise InvalidInput(f"{len(errors)} invalid item(s): {summary}{more}", errors)
+    return queries
+
+
+def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list[Verdict]:
+    """One verdict per subject (a submitted hash, or all the hashes of one file).
+
+    Queries are grouped by signal type so each index is searched once per batch.
+    Degenerate hashes are never looked up.
+    """
+    banks = live.banks
+    found: list[list[Candidate]] = [[] for _ in subjects]
+    pending: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
+    for position, subject in enumerate(subjects):
+        for query in subject:
+            if not query.degenerate:
+                pending[query.signal_type].append((position, query.code))
+    for signal_type, entries in pending.items():
+        radius = search_radius(banks.values(), signal_type)
+        if radius is None:
+            continue
+        results = live.search(signal_type, [code for _, code in entries], radius)
+        for (position, _), candidates in zip(entries, results, strict=True):
+            found[position].extend(candidates)
+    verdicts = []
+    for subject, candidates in zip(subjects, found, strict=True):
+        verdict = decide(candidates, banks, {q.signal_type: q.quality for q in subject})
+        if verdict is NO_MATCH and any(q.degenerate for q in subject):
+            verdict = DEGENERATE
+        verdicts.append(verdict)
+    return verdicts
+
+
+def hash_files(
+    registry: Registry, files: Sequence[tuple[str | None, bytes]], limits: Limits
+) -> list[list[Signal]]:
+    """Hash each file with every applicable signal type, naming the bad file on error."""
+    hashed = []
+    for position, (filename, data) in enumerate(files):
+        try:
+            hashed.append(hash_file(data, registry, limits))
+        except MatcherError as error:
+            name = f" ({filename})" if filename else ""
+            raise from_matcher_error(error, f"/file/{position}{name}") from None
+    return hashed

@@ -1,0 +1,106 @@
+"""Prometheus metrics, in a registry owned by the app (no module-level globals).
+
+Requests are counted and timed by route template (`/v1/banks/{name}`), never by raw
+path, so bank names and hash values never become label values.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("hashwall.access")
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class IndexSizeCollector(Collector):
+    """Reports the live index's size per signal type when scraped."""
+
+    def __init__(self, sizes: Callable[[], dict[str, int]]) -> None:
+        self._sizes = sizes
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "hashwall_index_hashes", "Hashes in the in-memory index", labels=["signal_type"]
+        )
+        for signal_type, size in self._sizes().items():
+            gauge.add_metric([signal_type], size)
+        yield gauge
+
+
+class Metrics:
+    """The app's metrics and their registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "hashwall_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hashwall_http_request_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.verdicts = Counter(
+            "hashwall_verdicts",
+            "Verdicts given, by verdict and reason",
+            ["verdict", "reason"],
+            registry=self.registry,
+        )
+
+    def watch_index(self, sizes: Callable[[], dict[str, int]]) -> None:
+        """Report index sizes from `sizes` on every scrape."""
+        self.registry.register(IndexSizeCollector(sizes))
+
+
+class MetricsMiddleware:
+    """Times every HTTP request, counts it, and writes one structured access log line."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.latency.labels(method, template).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "key": scope.get("state", {}).get("key_name"),
+                },
+            )

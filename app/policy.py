@@ -1,0 +1,188 @@
+"""Verdicts as pure functions of the matches found and the banks' settings.
+
+The rules, in order:
+
+1. A bank that is disabled, or that the hash no longer belongs to, never matches.
+2. Per bank and signal type there are two distances. At or under `match`, the bank's
+   action applies; over it and at or under `review`, the verdict is at most `review`.
+3. A pdq hash (query or stored) of quality under 50 is too flat to trust: `review` at most.
+4. Across banks the strictest action wins (block > review > allow)...
+5. ...except that a match within an enabled allow bank's `match` distance overrides it
+   all to `allow`: allow banks list known false positives.
+
+Why pdq 31/63: on real photos (benchmarks/RESULTS.md, "Threshold"), copies under
+re-encoding, resizing, blur and gamma stay under 31 bits from the original, the
+industry's confident threshold, while distinct images sit near 128 bits and none of
+the pairs measured came closer than the review bound. Between the two a person looks.
+
+`POLICY_VERSION` is written with every verdict; change it whenever these rules or the
+defaults change, so a verdict can always be explained by the rules it was given under.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+POLICY_VERSION = "2026.11.1"
+#: pdq hashes under this quality never cause an automatic block.
+MIN_BLOCK_QUALITY = 50
+
+
+class Action(StrEnum):
+    """What a bank asks for, and what a verdict says."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        """Order of strictness: allow < review < block."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Action.ALLOW: 0, Action.REVIEW: 1, Action.BLOCK: 2}
+
+
+class Reason(StrEnum):
+    """The machine-readable reason class carried by every verdict."""
+
+    NO_MATCH = "no_match"
+    MATCHED = "matched"
+    NEAR_MATCH = "near_match"
+    LOW_QUALITY = "low_quality"
+    ALLOWLISTED = "allowlisted"
+    DEGENERATE = "degenerate_hash"
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Inclusive distances: `match` applies the bank's action, `review` caps at review."""
+
+    match: int
+    review: int
+
+
+DEFAULT_THRESHOLDS: dict[str, Thresholds] = {
+    "pdq": Thresholds(match=31, review=63),
+    "phash": Thresholds(match=6, review=10),
+    "md5": Thresholds(match=0, review=0),
+    "sha256": Thresholds(match=0, review=0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BankPolicy:
+    """What the policy needs to know about one bank."""
+
+    id: int
+    name: str
+    action: Action
+    enabled: bool
+    thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+
+    def thresholds_for(self, signal_type: str) -> Thresholds:
+        """This bank's distances for a signal type, falling back to the defaults."""
+        return self.thresholds.get(signal_type) or DEFAULT_THRESHOLDS[signal_type]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored hash found within some bank's review distance of a query hash."""
+
+    hash_id: int
+    bank_id: int
+    signal_type: str
+    distance: int
+    stored_quality: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A candidate that counts, with the action it carries after the rules."""
+
+    hash_id: int
+    bank: str
+    signal_type: str
+    distance: int
+    action: Action
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer for one item or file."""
+
+    action: Action
+    reason: Reason
+    matches: tuple[Match, ...] = ()
+
+
+NO_MATCH = Verdict(Action.ALLOW, Reason.NO_MATCH)
+DEGENERATE = Verdict(Action.ALLOW, Reason.DEGENERATE)
+
+
+def search_radius(banks: Iterable[BankPolicy], signal_type: str) -> int | None:
+    """The widest review distance among enabled non-allow banks and allow banks' match
+    distances for `signal_type`; None when no enabled bank could match."""
+    radii = [
+        bank.thresholds_for(signal_type).match
+        if bank.action is Action.ALLOW
+        else bank.thresholds_for(signal_type).review
+        for bank in banks
+        if bank.enabled
+    ]
+    return max(radii) if radii else None
+
+
+def _is_low_quality(quality: int | None) -> bool:
+    return quality is not None and quality < MIN_BLOCK_QUALITY
+
+
+def judge(candidate: Candidate, bank: BankPolicy, query_quality: int | None) -> Match | None:
+    """Apply rules 1-3 to one candidate; None when it does not count."""
+    if not bank.enabled:
+        return None
+    limits = bank.thresholds_for(candidate.signal_type)
+    if candidate.distance <= limits.match:
+        action, reason = bank.action, Reason.MATCHED
+    elif candidate.distance <= limits.review and bank.action is not Action.ALLOW:
+        action, reason = Action.REVIEW, Reason.NEAR_MATCH
+    else:
+        return None
+    if action is Action.ALLOW:
+        reason = Reason.ALLOWLISTED
+    elif (
+        action is Action.BLOCK
+        and candidate.signal_type == "pdq"
+        and (_is_low_quality(query_quality) or _is_low_quality(candidate.stored_quality))
+    ):
+        action, reason = Action.REVIEW, Reason.LOW_QUALITY
+    return Match(
+        candidate.hash_id, bank.name, candidate.signal_type, candidate.distance, action, reason
+    )
+
+
+def decide(
+    candidates: Iterable[Candidate],
+    banks: Mapping[int, BankPolicy],
+    query_quality: Mapping[str, int | None] | None = None,
+) -> Verdict:
+    """The verdict for one item or file from every candidate of every signal type."""
+    qualities = query_quality or {}
+    matches = []
+    for candidate in candidates:
+        bank = banks.get(candidate.bank_id)
+        if bank is None:
+            continue
+        match = judge(candidate, bank, qualities.get(candidate.signal_type))
+        if match is not None:
+            matches.append(match)
+    if not matches:
+        return NO_MATCH
+    # Strictest first; among equals, the closest explains the verdict.
+    matches.sort(key=lambda m: (m.action is not Action.ALLOW, -m.action.severity, m.distance))
+    deciding = matches[0]
+    return Verdict(deciding.action, deciding.reason, tuple(matches))

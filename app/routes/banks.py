@@ -1,0 +1,237 @@
+"""Banks and the hashes in them, under /v1/banks."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from app.deps import BanksReadKey, BanksWriteKey, SessionDep, StateDep
+from app.errors import InvalidInput
+from app.matching import hash_files, parse_items
+from app.models import Bank
+from app.routes.matching import MULTIPART_BODY
+from app.schemas import (
+    BankCreate,
+    BankList,
+    BankMediaFile,
+    BankMediaResult,
+    BankPublic,
+    BankUpdate,
+    ComputedHash,
+    HashBatch,
+    HashBatchResult,
+    HashRemoved,
+)
+from app.state import AppState
+from app.store import banks as bank_store
+from app.store import hashes as hash_store
+from app.store.hashes import NewHash
+from app.uploads import read_upload
+from matcher.signals import Signal
+
+router = APIRouter(prefix="/v1/banks", tags=["banks"])
+
+
+def bank_public(bank: Bank, hash_count: int) -> BankPublic:
+    """The API view of a bank."""
+    return BankPublic.model_validate(
+        {
+            "name": bank.name,
+            "action": bank.action,
+            "enabled": bank.enabled,
+            "thresholds": bank_store.effective_thresholds(bank),
+            "description": bank.description,
+            "hash_count": hash_count,
+            "created_at": bank.created_at,
+            "updated_at": bank.updated_at,
+        }
+    )
+
+
+def count_of(session: Session, bank: Bank) -> int:
+    """Active hashes in one bank."""
+    return bank_store.active_counts(session, [bank.id]).get(bank.id, 0)
+
+
+@router.get("", response_model=BankList)
+def list_banks(session: SessionDep, _: BanksReadKey) -> BankList:
+    """Every bank, with its active hash count."""
+    counts = bank_store.active_counts(session)
+    return BankList(
+        banks=[bank_public(b, counts.get(b.id, 0)) for b in bank_store.list_banks(session)]
+    )
+
+
+@router.post("", response_model=BankPublic, status_code=status.HTTP_201_CREATED)
+def create_bank(
+    body: BankCreate, state: StateDep, session: SessionDep, _: BanksWriteKey
+) -> BankPublic:
+    """Create a bank. Its name must be new."""
+    with session.begin():
+        bank = bank_store.create_bank(
+            session,
+            state.registry,
+            body.name,
+            body.action,
+            body.enabled,
+            {k: v.model_dump() for k, v in body.thresholds.items()},
+            body.description,
+        )
+    state.live.refresh_banks(session)
+    return bank_public(bank, 0)
+
+
+@router.get("/{name}", response_model=BankPublic)
+def get_bank(name: str, session: SessionDep, _: BanksReadKey) -> BankPublic:
+    """One bank, with its active hash count."""
+    bank = bank_store.get_bank(session, name)
+    return bank_public(bank, count_of(session, bank))
+
+
+@router.patch("/{name}", response_model=BankPublic)
+def update_bank(
+    name: str, body: BankUpdate, state: StateDep, session: SessionDep, _: BanksWriteKey
+) -> BankPublic:
+    """Change a bank's action, enabled flag, thresholds or description; effective at once."""
+    changes = body.model_dump(exclude_unset=True)
+    if any(v is None for v in changes.values()):
+        raise InvalidInput("fields may be omitted but not null")
+    with session.begin():
+        bank = bank_store.update_bank(
+            session, state.registry, bank_store.get_bank(session, name), changes
+        )
+    state.live.refresh_banks(session)
+    return bank_public(bank, count_of(session, bank))
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_bank(name: str, state: StateDep, session: SessionDep, _: BanksWriteKey) -> Response:
+    """Delete a bank and every hash in it."""
+    with session.begin():
+        removed = bank_store.delete_bank(session, bank_store.get_bank(session, name))
+    for signal_type, ids in removed.items():
+        state.live.remove(signal_type, ids)
+    state.live.refresh_banks(session)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def require_bank(state: AppState, name: str) -> None:
+    """Raise `NotFound` before an upload is read if the bank does not exist."""
+    with state.sessions() as session:
+        bank_store.get_bank(session, name)
+
+
+def store_hashes(
+    state: AppState, session: Session, name: str, items: list[NewHash], source: str
+) -> hash_store.AddResult:
+    """Upsert hashes into a bank, then make them matchable at once."""
+    with session.begin():
+        bank = bank_store.get_bank(session, name)
+        result = hash_store.add_hashes(session, bank, items, source)
+    state.live.add(result.to_index)
+    return result
+
+
+@router.post("/{name}/hashes", response_model=HashBatchResult)
+def add_hashes(
+    name: str, body: HashBatch, state: StateDep, session: SessionDep, _: BanksWriteKey
+) -> HashBatchResult:
+    """Add a batch of hashes; adding the same batch again changes nothing.
+
+    The whole batch is checked first: one invalid or degenerate hash refuses it all.
+    """
+    queries = parse_items(
+        state.registry, [Signal(i.signal_type, i.value, i.quality) for i in body.items]
+    )
+    degenerate = [
+        {"pointer": f"/items/{n}", "detail": "degenerate hash: it would match countless images"}
+        for n, q in enumerate(queries)
+        if q.degenerate
+    ]
+    if degenerate:
+        raise InvalidInput(f"{len(degenerate)} degenerate hash(es) refused", degenerate)
+    items = [
+        NewHash(
+            q.signal_type,
+            state.registry.get(q.signal_type).format(q.code),
+            i.quality,
+            i.external_id,
+            i.case_ref,
+        )
+        for q, i in zip(queries, body.items, strict=True)
+    ]
+    result = store_hashes(state, session, name, items, body.source)
+    return HashBatchResult(
+        added=result.added, reactivated=result.reactivated, unchanged=result.unchanged
+    )
+
+
+@router.delete("/{name}/hashes/{signal_type}/{value}", response_model=HashRemoved)
+def remove_hash(
+    name: str,
+    signal_type: str,
+    value: str,
+    state: StateDep,
+    session: SessionDep,
+    _: BanksWriteKey,
+) -> HashRemoved:
+    """Remove a hash from a bank; it stops matching on the very next request."""
+    (query,) = parse_items(state.registry, [Signal(signal_type, value)], pointer="/path")
+    canonical = state.registry.get(signal_type).format(query.code)
+    with session.begin():
+        record = hash_store.remove_hash(
+            session, bank_store.get_bank(session, name), signal_type, canonical
+        )
+    state.live.remove(signal_type, [record.id])
+    return HashRemoved(
+        id=record.id, signal_type=record.signal_type, value=record.value, status=record.status
+    )
+
+
+@router.post("/{name}/media", response_model=BankMediaResult, openapi_extra=MULTIPART_BODY)
+async def add_media(
+    name: str, request: Request, state: StateDep, session: SessionDep, _: BanksWriteKey
+) -> BankMediaResult:
+    """Hash uploaded images into the bank (every signal type); the media is discarded.
+
+    Optional form fields `external_id` and `case_ref` apply to every file.
+    """
+    await run_in_threadpool(require_bank, state, name)
+    upload = await read_upload(
+        request.headers.get("content-type"),
+        request.stream(),
+        file_field="file",
+        max_file_bytes=state.settings.max_upload_bytes,
+        max_files=state.settings.max_files_per_request,
+    )
+    names = [f.filename for f in upload.files]
+    files = [(f.filename, f.data) for f in upload.files]
+    external_id = upload.fields.get("external_id")
+    case_ref = upload.fields.get("case_ref")
+    del upload
+    hashed = await run_in_threadpool(hash_files, state.registry, files, state.settings.limits)
+    del files
+    items, reports = [], []
+    for filename, signals in zip(names, hashed, strict=True):
+        report = BankMediaFile(filename=filename, hashes=[], skipped=[])
+        for signal in signals:
+            computed = ComputedHash(
+                signal_type=signal.signal_type, value=signal.value, quality=signal.quality
+            )
+            signal_type = state.registry.get(signal.signal_type)
+            if signal_type.is_degenerate(signal_type.parse(signal.value), signal.quality):
+                report.skipped.append(computed)
+                continue
+            report.hashes.append(computed)
+            items.append(
+                NewHash(signal.signal_type, signal.value, signal.quality, external_id, case_ref)
+            )
+        reports.append(report)
+    result = await run_in_threadpool(store_hashes, state, session, name, items, "media")
+    return BankMediaResult(
+        added=result.added,
+        reactivated=result.reactivated,
+        unchanged=result.unchanged,
+        files=reports,
+    )

@@ -1,0 +1,159 @@
+"""Pydantic models of the HTTP contract: what clients send and what they get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ActionName = Literal["block", "review", "allow"]
+BANK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+class StrictModel(BaseModel):
+    """Refuses unknown fields, so a typo in a field name is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- matching ---------------------------------------------------------------------------
+
+
+class MatchItem(StrictModel):
+    signal_type: str = Field(examples=["pdq"])
+    value: str = Field(description="The hash in its text form (lowercase or uppercase hex).")
+    content_id: str | None = Field(default=None, max_length=200)
+    quality: int | None = Field(
+        default=None, ge=0, le=100, description="pdq quality, when the client computed it."
+    )
+
+
+class MatchRequest(StrictModel):
+    items: list[MatchItem] = Field(min_length=1)
+
+
+class MatchDetail(BaseModel):
+    """Shown only to keys with the `match:details` scope."""
+
+    bank: str
+    signal_type: str
+    distance: int
+    action: ActionName
+    reason: str
+    hash_id: int
+    external_id: str | None = None
+
+
+class MatchResult(BaseModel):
+    verdict: ActionName
+    reason: str = Field(
+        description="no_match, matched, near_match, low_quality, allowlisted or degenerate_hash"
+    )
+    content_id: str | None = None
+    matches: list[MatchDetail] = Field(default_factory=list)
+
+
+class MatchResponse(BaseModel):
+    results: list[MatchResult]
+
+
+class ComputedHash(BaseModel):
+    signal_type: str
+    value: str
+    quality: int | None = None
+
+
+class MediaMatchResult(MatchResult):
+    filename: str | None = None
+    hashes: list[ComputedHash]
+
+
+class MediaMatchResponse(BaseModel):
+    results: list[MediaMatchResult]
+
+
+# --- banks ------------------------------------------------------------------------------
+
+
+class ThresholdsModel(StrictModel):
+    match: int = Field(ge=0, description="At or under this distance the bank's action applies.")
+    review: int = Field(
+        ge=0, description="At or under this distance the verdict is at most review."
+    )
+
+
+class BankCreate(StrictModel):
+    name: str = Field(pattern=BANK_NAME)
+    action: ActionName
+    enabled: bool = True
+    thresholds: dict[str, ThresholdsModel] = Field(default_factory=dict)
+    description: str = Field(default="", max_length=1000)
+
+
+class BankUpdate(StrictModel):
+    action: ActionName | None = None
+    enabled: bool | None = None
+    thresholds: dict[str, ThresholdsModel] | None = None
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class BankPublic(BaseModel):
+    name: str
+    action: ActionName
+    enabled: bool
+    thresholds: dict[str, ThresholdsModel]
+    description: str
+    hash_count: int = Field(description="Active hashes in the bank.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class BankList(BaseModel):
+    banks: list[BankPublic]
+
+
+class HashItem(StrictModel):
+    signal_type: str
+    value: str
+    quality: int | None = Field(default=None, ge=0, le=100)
+    external_id: str | None = Field(default=None, max_length=200)
+    case_ref: str | None = Field(default=None, max_length=200)
+
+
+class HashBatch(StrictModel):
+    items: list[HashItem] = Field(min_length=1)
+    source: str = Field(default="api", max_length=100)
+
+
+class HashBatchResult(BaseModel):
+    added: int
+    reactivated: int
+    unchanged: int
+
+
+class HashRemoved(BaseModel):
+    id: int
+    signal_type: str
+    value: str
+    status: str
+
+
+class BankMediaFile(BaseModel):
+    filename: str | None
+    hashes: list[ComputedHash]
+    skipped: list[ComputedHash] = Field(
+        default_factory=list, description="Degenerate hashes that were not added."
+    )
+
+
+class BankMediaResult(HashBatchResult):
+    files: list[BankMediaFile]
+
+
+# --- health -----------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)

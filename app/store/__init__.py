@@ -1,0 +1,1 @@
+"""Queries per aggregate. Functions take a `Session`; the caller owns the transaction."""

@@ -1,0 +1,124 @@
+"""Banks: create, read, update, delete, with their active hash counts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidInput, NotFound
+from app.models import Bank, HashRecord
+from app.policy import DEFAULT_THRESHOLDS, Action
+from matcher.errors import UnknownSignalTypeError
+from matcher.signals import Registry
+
+
+def validate_thresholds(registry: Registry, thresholds: dict[str, Any]) -> dict[str, Any]:
+    """Check per-signal thresholds: known types, 0 <= match <= review <= the code's bits."""
+    checked = {}
+    for name, limits in thresholds.items():
+        try:
+            signal_type = registry.get(name)
+        except UnknownSignalTypeError as error:
+            raise InvalidInput(str(error), [{"pointer": f"/thresholds/{name}"}]) from None
+        match, review = int(limits["match"]), int(limits["review"])
+        ceiling = signal_type.code_bytes * 8 // 2 if signal_type.perceptual else 0
+        if not 0 <= match <= review <= ceiling:
+            raise InvalidInput(
+                f"thresholds for {name} must satisfy 0 <= match <= review <= {ceiling}",
+                [{"pointer": f"/thresholds/{name}"}],
+            )
+        checked[name] = {"match": match, "review": review}
+    return checked
+
+
+def effective_thresholds(bank: Bank) -> dict[str, dict[str, int]]:
+    """The bank's thresholds with the defaults filled in for every signal type."""
+    merged = {
+        name: {"match": t.match, "review": t.review} for name, t in DEFAULT_THRESHOLDS.items()
+    }
+    merged.update(bank.thresholds or {})
+    return merged
+
+
+def get_bank(session: Session, name: str) -> Bank:
+    """The bank called `name`, or raise `NotFound`."""
+    bank = session.scalar(select(Bank).where(Bank.name == name))
+    if bank is None:
+        raise NotFound(f"no bank named {name!r}")
+    return bank
+
+
+def create_bank(
+    session: Session,
+    registry: Registry,
+    name: str,
+    action: Action,
+    enabled: bool = True,
+    thresholds: dict[str, Any] | None = None,
+    description: str = "",
+) -> Bank:
+    """Create a bank; its name must be new."""
+    if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
+        raise Conflict(f"a bank named {name!r} already exists")
+    bank = Bank(
+        name=name,
+        action=Action(action).value,
+        enabled=enabled,
+        thresholds=validate_thresholds(registry, thresholds or {}),
+        description=description,
+    )
+    session.add(bank)
+    session.flush()
+    return bank
+
+
+def update_bank(session: Session, registry: Registry, bank: Bank, changes: dict[str, Any]) -> Bank:
+    """Apply the given fields (action, enabled, thresholds, description) to a bank."""
+    if "action" in changes:
+        bank.action = Action(changes["action"]).value
+    if "enabled" in changes:
+        bank.enabled = bool(changes["enabled"])
+    if "description" in changes:
+        bank.description = changes["description"]
+    if "thresholds" in changes:
+        merged = dict(bank.thresholds or {})
+        merged.update(validate_thresholds(registry, changes["thresholds"]))
+        bank.thresholds = merged
+    session.flush()
+    return bank
+
+
+def delete_bank(session: Session, bank: Bank) -> dict[str, list[int]]:
+    """Delete a bank and its hashes; return the active hash ids by signal type."""
+    removed: dict[str, list[int]] = defaultdict(list)
+    rows = session.execute(
+        select(HashRecord.signal_type, HashRecord.id).where(
+            HashRecord.bank_id == bank.id, HashRecord.status == "active"
+        )
+    )
+    for signal_type, hash_id in rows:
+        removed[signal_type].append(hash_id)
+    session.execute(delete(HashRecord).where(HashRecord.bank_id == bank.id))
+    session.delete(bank)
+    session.flush()
+    return dict(removed)
+
+
+def list_banks(session: Session) -> list[Bank]:
+    """Every bank, by name."""
+    return list(session.scalars(select(Bank).order_by(Bank.name)))
+
+
+def active_counts(session: Session, bank_ids: list[int] | None = None) -> dict[int, int]:
+    """Active hashes per bank id."""
+    query = (
+        select(HashRecord.bank_id, func.count())
+        .where(HashRecord.status == "active")
+        .group_by(HashRecord.bank_id)
+    )
+    if bank_ids is not None:
+        query = query.where(HashRecord.bank_id.in_(bank_ids))
+    return {bank_id: count for bank_id, count in session.execute(query)}

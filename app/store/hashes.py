@@ -1,0 +1,145 @@
+"""Hashes in banks: idempotent batch upserts, removal, and details for matches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.live_index import StoredHash
+from app.models import Bank, HashRecord, utcnow
+
+#: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
+LOOKUP_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewHash:
+    """A validated hash to put in a bank (value already in canonical form)."""
+
+    signal_type: str
+    value: str
+    quality: int | None = None
+    external_id: str | None = None
+    case_ref: str | None = None
+
+
+@dataclass(slots=True)
+class AddResult:
+    """What a batch add did, and which hashes the live index must now hold."""
+
+    added: int = 0
+    reactivated: int = 0
+    unchanged: int = 0
+    to_index: list[StoredHash] = field(default_factory=list)
+
+
+def _existing(
+    session: Session, bank_id: int, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], HashRecord]:
+    found: dict[tuple[str, str], HashRecord] = {}
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start : start + LOOKUP_CHUNK]
+        rows = session.scalars(
+            select(HashRecord).where(
+                HashRecord.bank_id == bank_id,
+                tuple_(HashRecord.signal_type, HashRecord.value).in_(chunk),
+            )
+        )
+        found.update({(r.signal_type, r.value): r for r in rows})
+    return found
+
+
+def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: str) -> AddResult:
+    """Upsert hashes into a bank: adding the same batch twice changes nothing.
+
+    A hash that was withdrawn or deleted and is added again becomes active again; the
+    provenance fields of an existing hash are updated when the new batch gives them.
+    """
+    latest = {(item.signal_type, item.value): item for item in items}
+    existing = _existing(session, bank.id, list(latest))
+    result = AddResult()
+    now = utcnow()
+    new_rows = []
+    for key, item in latest.items():
+        record = existing.get(key)
+        if record is None:
+            new_rows.append(
+                {
+                    "bank_id": bank.id,
+                    "signal_type": item.signal_type,
+                    "value": item.value,
+                    "quality": item.quality,
+                    "status": "active",
+                    "source": source,
+                    "external_id": item.external_id,
+                    "case_ref": item.case_ref,
+                    "first_seen": now,
+                    "updated_at": now,
+                }
+            )
+            continue
+        changed = record.status != "active"
+        for attr in ("quality", "external_id", "case_ref"):
+            value = getattr(item, attr)
+            if value is not None and value != getattr(record, attr):
+                setattr(record, attr, value)
+                changed = True
+        if not changed:
+            result.unchanged += 1
+            continue
+        if record.status != "active":
+            result.reactivated += 1
+        else:
+            result.unchanged += 1
+        record.status = "active"
+        record.updated_at = now
+        result.to_index.append(
+            StoredHash(record.id, bank.id, record.signal_type, record.value, record.quality)
+        )
+    if new_rows:
+        ids = session.scalars(
+            insert(HashRecord).returning(HashRecord.id, sort_by_parameter_order=True),
+            new_rows,
+        ).all()
+        result.added = len(ids)
+        result.to_index.extend(
+            StoredHash(hash_id, bank.id, row["signal_type"], row["value"], row["quality"])
+            for hash_id, row in zip(ids, new_rows, strict=True)
+        )
+    session.flush()
+    return result
+
+
+def remove_hash(session: Session, bank: Bank, signal_type: str, value: str) -> HashRecord:
+    """Mark a hash deleted (kept as a tombstone for provenance); it stops matching."""
+    record = session.scalar(
+        select(HashRecord).where(
+            HashRecord.bank_id == bank.id,
+            HashRecord.signal_type == signal_type,
+            HashRecord.value == value,
+        )
+    )
+    if record is None or record.status != "active":
+        raise NotFound(f"no active {signal_type} hash {value} in bank {bank.name!r}")
+    record.status = "deleted"
+    record.updated_at = utcnow()
+    session.flush()
+    return record
+
+
+def external_ids(session: Session, hash_ids: Iterable[int]) -> dict[int, str | None]:
+    """External ids of matched hashes, for callers allowed to see match details."""
+    ids = sorted(set(hash_ids))
+    found: dict[int, str | None] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        rows = session.execute(
+            select(HashRecord.id, HashRecord.external_id).where(
+                HashRecord.id.in_(ids[start : start + LOOKUP_CHUNK])
+            )
+        )
+        found.update({hash_id: external_id for hash_id, external_id in rows})
+    return found

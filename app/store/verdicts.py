@@ -1,0 +1,24 @@
+"""The verdict log: what was decided, for whom, under which policy. Never media."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from app.models import VerdictLogEntry
+
+
+def insert_entries(session: Session, entries: Sequence[dict[str, Any]]) -> None:
+    """Write a batch of verdict log rows."""
+    if entries:
+        session.execute(insert(VerdictLogEntry), list(entries))
+
+
+def recent(session: Session, limit: int = 100) -> list[VerdictLogEntry]:
+    """The newest entries first."""
+    return list(
+        session.scalars(select(VerdictLogEntry).order_by(VerdictLogEntry.id.desc()).limit(limit))
+    )

@@ -1,0 +1,1 @@
+"""Alembic migrations; `hashwall db upgrade` runs them on SQLite and PostgreSQL alike."""
