@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.orm import Session
@@ -262,7 +263,7 @@ def keys_create(name: str, scopes: str, as_json: bool) -> None:
 def keys_list(as_json: bool) -> None:
     """List keys (names, prefixes and scopes, never secrets)."""
     with database(Settings()) as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "name": k.name,
                 "prefix": k.prefix,

@@ -76,8 +76,13 @@ class UnsupportedMediaType(HashwallError):
     status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
 
 
-def from_matcher_error(error: MatcherError, pointer: str | None = None) -> HashwallError:
-    """The service error for a matcher error, optionally pointing at the input."""
+def from_matcher_error(
+    error: MatcherError, pointer: str | None = None, label: str | None = None
+) -> HashwallError:
+    """The service error for a matcher error, optionally pointing at the input.
+
+    `pointer` is a JSON pointer into the request (`/file/1`); `label` names it for people.
+    """
     kind: type[HashwallError] = InvalidInput
     if isinstance(error, MediaTooLargeError):
         kind = PayloadTooLarge
@@ -85,7 +90,8 @@ def from_matcher_error(error: MatcherError, pointer: str | None = None) -> Hashw
         kind = UnsupportedMediaType
     elif isinstance(error, MediaError):
         kind = InvalidInput
-    detail = f"{pointer}: {error}" if pointer else str(error)
+    where = f"{pointer} ({label})" if pointer and label else pointer
+    detail = f"{where}: {error}" if where else str(error)
     errors = [{"pointer": pointer, "detail": str(error)}] if pointer else []
     return kind(detail, errors)
 

@@ -92,6 +92,5 @@ def hash_files(
         try:
             hashed.append(hash_file(data, registry, limits))
         except MatcherError as error:
-            name = f" ({filename})" if filename else ""
-            raise from_matcher_error(error, f"/file/{position}{name}") from None
+            raise from_matcher_error(error, f"/file/{position}", filename) from None
     return hashed

@@ -88,6 +88,11 @@ async def read_upload(
         part.name = disposition.get(b"name", b"").decode("utf-8", "replace")
         raw_filename = disposition.get(b"filename")
         part.filename = raw_filename.decode("utf-8", "replace") if raw_filename else None
+        if part.filename is not None and part.name != file_field:
+            raise InvalidInput(
+                f"unexpected file in field {part.name!r}; no '{file_field}' part: "
+                f"send files in the '{file_field}' field"
+            )
         if part.name == file_field and len(upload.files) >= max_files:
             raise PayloadTooLarge(f"at most {max_files} files per request")
 

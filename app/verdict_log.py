@@ -80,7 +80,7 @@ class VerdictRecorder:
         written = 0
         with self._write_lock:
             while True:
-                batch = []
+                batch: list[dict[str, Any]] = []
                 while len(batch) < BATCH:
                     try:
                         batch.append(self._queue.get_nowait())

@@ -10,7 +10,7 @@ fast path, this one the simple, well-known baseline.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import faiss
 import numpy as np
@@ -23,7 +23,8 @@ class FlatIndex:
 
     def __init__(self, code_bytes: int, _index: faiss.IndexBinaryIDMap2 | None = None) -> None:
         self.code_bytes = code_bytes
-        self._index = _index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(code_bytes * 8))
+        # Any: faiss's SWIG signatures hide the numpy-accepting wrappers it installs at import.
+        self._index: Any = _index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(code_bytes * 8))
         self._lock = RWLock()
 
     def add(self, ids: np.ndarray, codes: np.ndarray) -> None:

@@ -9,7 +9,6 @@ decodes the pixels, applying the EXIF orientation, and refuses truncated files.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -18,10 +17,33 @@ from PIL import Image, UnidentifiedImageError
 
 from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
 
+# OpenCV reports decode failures on stderr; hashwall reports them as errors instead.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+# Pillow only reads headers here, and hashwall applies its own, configured pixel limit to
+# them; Pillow's fixed limit would refuse first with a message that omits the dimensions.
+Image.MAX_IMAGE_PIXELS = None
 
 #: Pillow's names for the formats hashwall decodes (MPO is a JPEG with extra frames).
 IMAGE_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"})
+
+
+#: Leading bytes of each supported format, to tell a damaged image from a non-image.
+MAGIC = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format a file's leading bytes claim, if it is one hashwall decodes."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((fmt for magic, fmt in MAGIC.items() if data.startswith(magic)), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +79,15 @@ def read_header(data: bytes, limits: Limits) -> ImageHeader:
     """Identify the format and dimensions and check them against the limits."""
     check_size(data, limits)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                header = ImageHeader(image.format or "", image.width, image.height)
-    except Image.DecompressionBombError:
-        raise MediaTooLargeError("image dimensions are over the pixel limit") from None
+        with Image.open(io.BytesIO(data)) as image:
+            header = ImageHeader(image.format or "", image.width, image.height)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise UnsupportedMediaError("file is not an image in a supported format") from None
+        claimed = sniff_format(data)
+        if claimed:
+            raise MediaError(f"{claimed} image is truncated or corrupt") from None
+        raise UnsupportedMediaError(
+            "file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+        ) from None
     if header.format not in IMAGE_FORMATS:
         raise UnsupportedMediaError(f"image format {header.format or 'unknown'} is not supported")
     pixels = header.width * header.height

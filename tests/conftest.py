@@ -19,9 +19,7 @@ from app.db import make_engine, make_session_factory
 from app.main import create_app
 from app.migrate import upgrade
 
-POSTGRES_DSN = os.environ.get(
-    "HASHWALL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_DSN = os.environ.get("HASHWALL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def postgres_schema_url(schema: str) -> str:

@@ -10,6 +10,7 @@ from app.deps import BanksReadKey, BanksWriteKey, SessionDep, StateDep
 from app.errors import InvalidInput
 from app.matching import hash_files, parse_items
 from app.models import Bank
+from app.policy import Action
 from app.routes.matching import MULTIPART_BODY
 from app.schemas import (
     BankCreate,
@@ -73,7 +74,7 @@ def create_bank(
             session,
             state.registry,
             body.name,
-            body.action,
+            Action(body.action),
             body.enabled,
             {k: v.model_dump() for k, v in body.thresholds.items()},
             body.description,

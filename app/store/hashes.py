@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
@@ -63,7 +64,7 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
     existing = _existing(session, bank.id, list(latest))
     result = AddResult()
     now = utcnow()
-    new_rows = []
+    new_rows: list[dict[str, Any]] = []
     for key, item in latest.items():
         record = existing.get(key)
         if record is None:

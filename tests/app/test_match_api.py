@@ -80,7 +80,9 @@ def test_results_are_in_order_one_per_item(client: TestClient, keys: dict[str, s
     banked = [random_pdq(seed) for seed in range(10, 20)]
     add(client, keys["all"], "ncii", banked)
     queries = [banked[3], random_pdq(99), banked[7], random_pdq(98)]
-    items = [{"signal_type": "pdq", "value": v, "content_id": f"c{i}"} for i, v in enumerate(queries)]
+    items = [
+        {"signal_type": "pdq", "value": v, "content_id": f"c{i}"} for i, v in enumerate(queries)
+    ]
     response = client.post("/v1/match", json={"items": items}, headers=bearer(keys["match"]))
     results = response.json()["results"]
     assert [r["content_id"] for r in results] == ["c0", "c1", "c2", "c3"]
@@ -153,8 +155,9 @@ def test_per_bank_thresholds(client: TestClient, keys: dict[str, str]) -> None:
     make_bank(client, admin, "strict", "block", thresholds={"pdq": {"match": 10, "review": 20}})
     stored = random_pdq(10)
     add(client, admin, "strict", [stored])
-    results = match(client, keys["match"], [flip_bits(stored, 10), flip_bits(stored, 15),
-                                            flip_bits(stored, 21)])
+    results = match(
+        client, keys["match"], [flip_bits(stored, 10), flip_bits(stored, 15), flip_bits(stored, 21)]
+    )
     assert [r["verdict"] for r in results] == ["block", "review", "allow"]
 
 
@@ -170,15 +173,15 @@ def test_exact_signal_types(client: TestClient, keys: dict[str, str]) -> None:
     near = md5[:-1] + "7"
     response = client.post(
         "/v1/match",
-        json={"items": [{"signal_type": "md5", "value": md5}, {"signal_type": "md5", "value": near}]},
+        json={
+            "items": [{"signal_type": "md5", "value": md5}, {"signal_type": "md5", "value": near}]
+        },
         headers=bearer(keys["match"]),
     )
     assert [r["verdict"] for r in response.json()["results"]] == ["block", "allow"]
 
 
-def test_media_match_returns_hashes_and_verdicts(
-    client: TestClient, keys: dict[str, str]
-) -> None:
+def test_media_match_returns_hashes_and_verdicts(client: TestClient, keys: dict[str, str]) -> None:
     make_bank(client, keys["all"], "ncii", "block")
     add(client, keys["all"], "ncii", [pdq_hex(1)])
     files = [

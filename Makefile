@@ -1,0 +1,43 @@
+# The two commands a fresh machine needs: `make serve` (a ready demo on SQLite) and
+# `make test` (every test, on SQLite and on the PostgreSQL at 127.0.0.1:5432).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install serve test lint bench-setup bench bench-smoke clean
+
+$(BIN)/hashwall: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/hashwall
+
+serve: install
+	$(BIN)/hashwall demo
+	$(BIN)/hashwall serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The benchmarks need the public Debian image corpus, wrk and the peers (python-threatexchange).
+bench-setup: install
+	bash benchmarks/setup.sh
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+
+bench: bench-setup
+	$(BIN)/python benchmarks/hash_bench.py
+	$(BIN)/python benchmarks/threshold_bench.py
+	$(BIN)/python benchmarks/api_bench.py
+
+clean:
+	rm -rf $(VENV) hashwall.db hashwall.db-wal hashwall.db-shm

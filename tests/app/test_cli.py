@@ -1,0 +1,112 @@
+"""The hashwall command, run with click's runner against the same databases as the API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from app.cli import main
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import bearer
+from tests.factories import photo, random_pdq
+
+
+@pytest.fixture
+def run(database_url: str):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(main, list(args), env={"HASHWALL_DATABASE_URL": database_url})
+        assert result.exit_code == code, (result.output, result.stderr, result.exception)
+        return result.stdout + result.stderr
+
+    invoke("db", "upgrade")
+    return invoke
+
+
+def test_keys_create_list_revoke(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    created = json.loads(run("keys", "create", "--name", "pipeline", "--scopes", "match", "--json"))
+    key = created["key"]
+    assert key.startswith("hw_")
+    listed = json.loads(run("keys", "list", "--json"))
+    assert listed[0]["name"] == "pipeline"
+    assert key not in json.dumps(listed)
+    settings = Settings(database_url=database_url)
+    item = {"items": [{"signal_type": "pdq", "value": random_pdq(1)}]}
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/v1/match", json=item, headers=bearer(key)).status_code == 200
+        run("keys", "revoke", "pipeline")
+        assert client.post("/v1/match", json=item, headers=bearer(key)).status_code == 401
+    assert "unknown scopes" in run("keys", "create", "--name", "x", "--scopes", "root", code=1)
+    assert "already exists" in run(
+        "keys", "create", "--name", "pipeline", "--scopes", "match", code=1
+    )
+
+
+def test_banks_and_import_with_rejects(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("banks", "create", "ncii", "--action", "block")
+    good = [random_pdq(i) for i in range(3)]
+    csv_file = tmp_path / "hashes.csv"
+    csv_file.write_text(
+        "signal_type,value,external_id\n"
+        f"pdq,{good[0]},case-1\n"
+        "pdq,nothex,case-2\n"
+        f"pdq,{good[1]},case-3\n"
+        f"bogus,{good[2]},case-4\n"
+        f"pdq,{'0' * 64},case-5\n"
+    )
+    output = run("hashes", "import", str(csv_file), "--bank", "ncii", code=3)
+    assert "hashes.csv:3: rejected: pdq value must be 64 hex characters" in output
+    assert "hashes.csv:5: rejected: unknown signal type 'bogus'" in output
+    assert "hashes.csv:6: rejected: degenerate hash" in output
+    assert "2 added, 0 reactivated, 0 unchanged, 3 rejected" in output
+    # Importing the same file again changes nothing.
+    output = run("hashes", "import", str(csv_file), "--bank", "ncii", code=3)
+    assert "0 added, 0 reactivated, 2 unchanged, 3 rejected" in output
+
+    jsonl = tmp_path / "more.jsonl"
+    jsonl.write_text(
+        json.dumps({"signal_type": "pdq", "value": good[2], "external_id": "x"})
+        + "\n"
+        + "\n"
+        + "{broken\n"
+        + json.dumps({"signal_type": "md5", "value": "9e107d9d372bb6826bd81d3542a419d6"})
+        + "\n"
+    )
+    output = run("hashes", "import", str(jsonl), "--bank", "ncii", code=3)
+    assert "more.jsonl:3: rejected: invalid JSON" in output
+    assert "2 added" in output
+    banks = json.loads(run("banks", "list", "--json"))
+    assert banks == [{"name": "ncii", "action": "block", "enabled": True, "hash_count": 4}]
+    assert "no bank named 'other'" in run("hashes", "import", str(jsonl), "--bank", "other", code=1)
+
+
+def test_hash_files(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(photo(4))
+    record = json.loads(run("hash", str(image), "--json"))
+    hashes = {h["signal_type"]: h for h in record["hashes"]}
+    assert set(hashes) == {"pdq", "phash", "md5", "sha256"}
+    assert len(hashes["pdq"]["value"]) == 64
+    assert hashes["pdq"]["quality"] >= 50
+    text = run("hash", str(image))
+    assert f"{image}\tpdq\t{hashes['pdq']['value']}" in text
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    assert "not an image" in run("hash", str(broken), code=1)
+
+
+def test_demo_sets_up_a_working_bank(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    output = run("demo")
+    key = next(w for w in output.split() if w.startswith("hw_"))
+    body = output.split("-d '")[1].split("'")[0]
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
+        response = client.post(
+            "/v1/match", content=body, headers={**bearer(key), "Content-Type": "application/json"}
+        )
+        assert response.json()["results"][0]["verdict"] == "block"
