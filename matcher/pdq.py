@@ -21,7 +21,7 @@ import pdqhash
 from matcher.signals import Media, PerceptualSignalType, Signal
 
 #: Longest side an image is shrunk to before PDQ; chosen in benchmarks/hash_bench.py.
-PDQ_MAX_SIDE = 1024
+PDQ_MAX_SIDE = 1536
 
 
 def pdq_from_rgb(rgb: np.ndarray, max_side: int | None = PDQ_MAX_SIDE) -> tuple[bytes, int]:

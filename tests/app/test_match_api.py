@@ -38,8 +38,8 @@ def test_verdicts_follow_distance_bands(client: TestClient, keys: dict[str, str]
         stored,  # exact
         flip_bits(stored, 31),  # at the match threshold: block
         flip_bits(stored, 32),  # just over: review band
-        flip_bits(stored, 63),  # at the review threshold
-        flip_bits(stored, 64),  # beyond: no match
+        flip_bits(stored, 47),  # at the review threshold
+        flip_bits(stored, 48),  # beyond: no match
     ]
     results = match(client, keys["match:details"], queries)
     assert [r["verdict"] for r in results] == ["block", "block", "review", "review", "allow"]

@@ -33,7 +33,7 @@ def test_bands() -> None:
     assert decide([pdq(BLOCK, 31)], BANKS).action is Action.BLOCK
     near = decide([pdq(BLOCK, 32)], BANKS)
     assert (near.action, near.reason) == (Action.REVIEW, Reason.NEAR_MATCH)
-    assert decide([pdq(BLOCK, 64)], BANKS).reason is Reason.NO_MATCH
+    assert decide([pdq(BLOCK, 48)], BANKS).reason is Reason.NO_MATCH
     assert decide([pdq(TIGHT, 6)], BANKS).action is Action.REVIEW
 
 
@@ -68,7 +68,7 @@ def test_low_quality_caps_at_review() -> None:
 
 
 def test_search_radius_is_the_widest_that_can_matter() -> None:
-    assert search_radius(BANKS.values(), "pdq") == 63
+    assert search_radius(BANKS.values(), "pdq") == 47
     assert search_radius([ALLOW, TIGHT], "pdq") == 31
     assert search_radius([OFF], "pdq") is None
     assert search_radius([BLOCK], "md5") == 0

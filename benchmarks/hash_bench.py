@@ -1,0 +1,124 @@
+"""PDQ hashing paths on real images: speed against bit distance from the full-resolution reference.
+
+Bank hashes are made by the reference PDQ at full resolution on the victim's device, so
+a faster query path is only acceptable if it stays within a few bits of it. Each path
+below decodes the file and hashes it; the distance is to the reference hash of the same
+file (OpenCV full decode, pdqhash at full resolution).
+
+    python benchmarks/hash_bench.py [--limit N] [--results PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pdqhash
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import PHOTO_DIRS, RESULTS, percentile, table, write_section
+from matcher.pdq import PDQ_MAX_SIDE, pdq_from_rgb
+
+REDUCED = [(8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
+           (2, cv2.IMREAD_REDUCED_COLOR_2)]  # fmt: skip
+
+
+def decode(data: bytes, flag: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def reference(data: bytes) -> bytes:
+    bits, _ = pdqhash.compute(decode(data))
+    return np.packbits(bits.astype(np.uint8)).tobytes()
+
+
+def area(side: int) -> Callable[[bytes], bytes]:
+    return lambda data: pdq_from_rgb(decode(data), side)[0]
+
+
+def reduced_then_area(side: int) -> Callable[[bytes], bytes]:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still leaves >= 2*side pixels."""
+
+    def run(data: bytes) -> bytes:
+        flag = cv2.IMREAD_COLOR
+        if data[:3] == b"\xff\xd8\xff":
+            header = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+            longest = max(header.shape) * 8
+            flag = next((f for factor, f in REDUCED if longest / factor >= 2 * side), flag)
+        return pdq_from_rgb(decode(data, flag), side)[0]
+
+    return run
+
+
+def distance(a: bytes, b: bytes) -> int:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="images to use (all by default)")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    files = [p for d in PHOTO_DIRS if d.exists() for p in sorted(d.rglob("*"))
+             if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"} and p.stat().st_size > 20_000]  # fmt: skip
+    files = files[: args.limit] if args.limit else files
+    if not files:
+        sys.exit("no images: run benchmarks/setup.sh first")
+    blobs = [p.read_bytes() for p in files]
+    sizes = [max(decode(b).shape[:2]) for b in blobs]
+
+    paths: dict[str, Callable[[bytes], bytes]] = {"reference (full resolution)": reference}
+    for side in (512, 768, 1024, 1536):
+        paths[f"area to {side}px"] = area(side)
+    paths["JPEG reduced decode, area to 1024px"] = reduced_then_area(1024)
+
+    refs = [reference(b) for b in blobs]
+    rows = []
+    for name, run in paths.items():
+        times, dists = [], []
+        for data, ref in zip(blobs, refs, strict=True):
+            start = time.perf_counter()
+            code = run(data)
+            times.append(time.perf_counter() - start)
+            dists.append(distance(code, ref))
+        rows.append((name, statistics.mean(times) * 1000, dists))
+    base = rows[0][1]
+    body = [
+        [name, f"{ms:.1f}", f"{base / ms:.2f}x", f"{statistics.mean(d):.2f}",
+         percentile(d, 95), max(d), sum(x > 10 for x in d), sum(x > 31 for x in d)]
+        for name, ms, d in rows
+    ]  # fmt: skip
+    report = (
+        "## PDQ paths: speed and distance from the full-resolution reference\n\n"
+        f"{len(files)} real images (Debian wallpapers and opencv-doc samples; longest side "
+        f"median {int(statistics.median(sizes))} px, max {max(sizes)} px). Time is decode "
+        f"plus hash, one core. hashwall's default is area downscaling to {PDQ_MAX_SIDE} px.\n\n"
+        + table(
+            [
+                "path",
+                "ms/image",
+                "speed-up",
+                "mean bits",
+                "p95 bits",
+                "max bits",
+                "images > 10 bits",
+                "images > 31 bits",
+            ],
+            body,
+        )  # fmt: skip
+    )
+    print(report)
+    write_section("hash_bench", report, args.results)
+
+
+if __name__ == "__main__":
+    main()
