@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -65,10 +66,8 @@ def machine() -> str:
 def command_line() -> str:
     """How this benchmark was run, to put beside its figures."""
     script = Path(sys.argv[0])
-    try:
+    with contextlib.suppress(ValueError):
         script = script.resolve().relative_to(Path.cwd())
-    except ValueError:
-        pass
     return " ".join(["python", str(script), *map(shlex.quote, sys.argv[1:])])
 
 

@@ -42,16 +42,18 @@ Transform = Callable[[np.ndarray], bytes]
 
 
 def jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, quality])  # fmt: skip
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     assert ok
     return buf.tobytes()
 
 
 def resized(rgb: np.ndarray, scale: float) -> np.ndarray:
     h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (max(16, int(w * scale)), max(16, int(h * scale))),
-                      interpolation=cv2.INTER_AREA)  # fmt: skip
+    return cv2.resize(
+        rgb, (max(16, int(w * scale)), max(16, int(h * scale))), interpolation=cv2.INTER_AREA
+    )
 
 
 def gamma(rgb: np.ndarray, g: float) -> np.ndarray:
@@ -128,7 +130,9 @@ def main() -> None:
     candidates = sorted({match_at, 39, 47, 55, review_at})
     rows = []
     for name, transform in TRANSFORMS.items():
-        dists = [hamming(query_hash(transform(im)), ref) for im, ref in zip(originals, refs, strict=True)]  # fmt: skip
+        dists = [
+            hamming(query_hash(transform(im)), ref) for im, ref in zip(originals, refs, strict=True)
+        ]
         good = [d for d, q in zip(dists, qualities, strict=True) if q >= MIN_BLOCK_QUALITY]
         rows.append(
             [name, f"{statistics.mean(dists):.1f}", percentile(dists, 95), max(dists)]
@@ -164,9 +168,11 @@ def main() -> None:
     hashing = time.perf_counter() - start
 
     def pair_row(label: str, d: np.ndarray) -> list[object]:
-        return ([label, f"{len(d):,}", int(d.min()) if len(d) else "-"]
-                + [int((d <= t).sum()) for t in candidates]
-                + [f"{d.mean():.1f}" if len(d) else "-"])  # fmt: skip
+        return (
+            [label, f"{len(d):,}", int(d.min()) if len(d) else "-"]
+            + [int((d <= t).sum()) for t in candidates]
+            + [f"{d.mean():.1f}" if len(d) else "-"]
+        )
 
     report = (
         "## pdq thresholds: true copies against distinct images\n\n"
@@ -177,7 +183,7 @@ def main() -> None:
         f"({sum(x >= MIN_BLOCK_QUALITY for x in qualities)} of {len(qualities)}).\n\n"
         + table(
             ["transform", "mean bits", "p95", "max"] + [f"recall <= {t}" for t in candidates], rows
-        )  # fmt: skip
+        )
         + f"\n\nDistinct images: every pair among {n} images ({len(photos)} photos and "
         f"{n - len(photos)} openclipart drawings, hashed in {hashing:.0f} s). Drawings within "
         "one openclipart category include near-identical variants (card faces of one deck, "
@@ -194,7 +200,7 @@ def main() -> None:
                     pairs[cross & both_good],
                 ),
             ],
-        )  # fmt: skip
+        )
     )
     print(report)
     write_section("threshold_bench", report, args.results)
