@@ -301,3 +301,7 @@ def demo() -> None:
     settings = Settings()
     result = set_up_demo(settings)
     click.echo(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import Literal
 
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(default=64_000_000, gt=0)
     max_files_per_request: int = Field(default=20, gt=0)
     max_batch_items: int = Field(default=1000, gt=0)
+    hash_concurrency: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="Uploads decoded and hashed at once (bounds memory); one per core.",
+    )
     faiss_threads: int = Field(
         default=1,
         ge=1,

@@ -6,6 +6,7 @@ Nothing connects or loads at import time; `hashwall serve` and the tests call
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         live=live,
         recorder=VerdictRecorder(sessions, settings.verdict_log),
         metrics=metrics,
+        media_slots=asyncio.Semaphore(settings.hash_concurrency),
     )
 
 

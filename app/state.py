@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -25,3 +26,5 @@ class AppState:
     live: LiveIndex
     recorder: VerdictRecorder
     metrics: Metrics
+    #: Bounds how many uploads are decoded at once, and so the memory media can take.
+    media_slots: asyncio.Semaphore

@@ -104,10 +104,39 @@ def read_header(data: bytes, limits: Limits) -> ImageHeader:
     return header
 
 
-def decode_image(data: bytes, limits: Limits) -> np.ndarray:
-    """Decode an image to an RGB uint8 array (EXIF orientation applied), or raise."""
+#: libjpeg can decode at 1/8, 1/4 or 1/2 scale for a fraction of the time and memory.
+REDUCED_JPEG = (
+    (8, cv2.IMREAD_REDUCED_COLOR_8),
+    (4, cv2.IMREAD_REDUCED_COLOR_4),
+    (2, cv2.IMREAD_REDUCED_COLOR_2),
+)
+
+
+def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Downscale with area averaging so the longest side is at most `max_side`."""
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def decode_image(data: bytes, limits: Limits, max_side: int | None = None) -> np.ndarray:
+    """Decode an image to an RGB uint8 array (EXIF orientation applied), or raise.
+
+    With `max_side`, the result is area-downscaled to at most that longest side, and a
+    large JPEG is decoded at a reduced scale that still leaves at least `max_side` pixels.
+    """
     header = read_header(data, limits)
-    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    flag = cv2.IMREAD_COLOR
+    if max_side and header.format in ("JPEG", "MPO"):
+        longest = max(header.width, header.height)
+        flag = next((f for factor, f in REDUCED_JPEG if longest // factor >= max_side), flag)
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
     if bgr is None:
         raise MediaError(f"{header.format} image is truncated or corrupt")
+    if max_side:
+        bgr = shrink(bgr, max_side)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from matcher.decode import Limits, decode_image
+from matcher.pdq import PDQ_MAX_SIDE
 from matcher.signals import Media, Registry, Signal
 
 
@@ -11,7 +12,7 @@ def hash_file(data: bytes, registry: Registry, limits: Limits) -> list[Signal]:
 
     The bytes and pixels live only in this call's memory and are dropped on return.
     """
-    media = Media(data=data, rgb=decode_image(data, limits))
+    media = Media(data=data, rgb=decode_image(data, limits, PDQ_MAX_SIDE))
     signals = []
     for signal_type in registry:
         signal = signal_type.hash_media(media)

@@ -14,25 +14,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import cv2
 import numpy as np
 import pdqhash
 
+from matcher.decode import shrink
 from matcher.signals import Media, PerceptualSignalType, Signal
 
 #: Longest side an image is shrunk to before PDQ; chosen in benchmarks/hash_bench.py.
+#: Decoding shrinks uploads to this size too, so pdq and phash share one working image.
 PDQ_MAX_SIDE = 1536
 
 
 def pdq_from_rgb(rgb: np.ndarray, max_side: int | None = PDQ_MAX_SIDE) -> tuple[bytes, int]:
     """Return (32-byte code, quality 0-100) for an RGB uint8 image."""
     if max_side is not None:
-        height, width = rgb.shape[:2]
-        longest = max(height, width)
-        if longest > max_side:
-            scale = max_side / longest
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        rgb = shrink(rgb, max_side)
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
     return PerceptualSignalType.bits_to_code(bits), int(quality)
 

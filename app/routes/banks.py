@@ -211,7 +211,8 @@ async def add_media(
     external_id = upload.fields.get("external_id")
     case_ref = upload.fields.get("case_ref")
     del upload
-    hashed = await run_in_threadpool(hash_files, state.registry, files, state.settings.limits)
+    async with state.media_slots:
+        hashed = await run_in_threadpool(hash_files, state.registry, files, state.settings.limits)
     del files
     items, reports = [], []
     for filename, signals in zip(names, hashed, strict=True):

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from app.auth import Principal
-from app.deps import MatchKey, SessionDep, StateDep
+from app.deps import MatchKey, StateDep
 from app.errors import InvalidInput
 from app.matching import hash_files, match_subjects, parse_items, parse_signal
 from app.policy import Verdict
-from app.schemas import (
-    ComputedHash,
-    MatchDetail,
-    MatchRequest,
-    MatchResponse,
-    MatchResult,
-    MediaMatchResponse,
-    MediaMatchResult,
-)
+from app.schemas import MatchItem, MatchRequest, MatchResponse, MediaMatchResponse
 from app.state import AppState
 from app.store.hashes import external_ids
 from app.uploads import read_upload
@@ -52,52 +46,71 @@ MULTIPART_BODY = {
 
 def results_for(
     state: AppState,
-    session: SessionDep,
     principal: Principal,
     verdicts: Sequence[Verdict],
     content_ids: Sequence[str | None],
     signal_types: Sequence[Sequence[str]],
-) -> list[MatchResult]:
-    """Record each verdict and shape it for this caller: details only with the scope."""
+) -> list[dict[str, Any]]:
+    """Record each verdict and shape it (as `MatchResult` JSON) for this caller.
+
+    Match details go only to keys with the `match:details` scope; others learn the
+    verdict and the reason class. Plain dicts, not models: this is the hot path.
+    """
     details = principal.has("match:details")
-    external = (
-        external_ids(session, (m.hash_id for v in verdicts for m in v.matches)) if details else {}
-    )
+    external: dict[int, str | None] = {}
+    matched = [m.hash_id for v in verdicts for m in v.matches]
+    if details and matched:
+        with state.sessions() as session:
+            external = external_ids(session, matched)
     results = []
     for verdict, content_id, types in zip(verdicts, content_ids, signal_types, strict=True):
         state.recorder.record(principal.name, content_id, types, verdict)
         state.metrics.verdicts.labels(verdict.action.value, verdict.reason.value).inc()
-        matches = (
-            [
-                MatchDetail(
-                    bank=m.bank,
-                    signal_type=m.signal_type,
-                    distance=m.distance,
-                    action=m.action.value,
-                    reason=m.reason.value,
-                    hash_id=m.hash_id,
-                    external_id=external.get(m.hash_id),
-                )
-                for m in verdict.matches
-            ]
-            if details
-            else []
-        )
-        results.append(
-            MatchResult(
-                verdict=verdict.action.value,
-                reason=verdict.reason.value,
-                content_id=content_id,
-                matches=matches,
+        result: dict[str, Any] = {"verdict": verdict.action.value, "reason": verdict.reason.value}
+        if content_id is not None:
+            result["content_id"] = content_id
+        result["matches"] = [
+            without_none(
+                {
+                    "bank": m.bank,
+                    "signal_type": m.signal_type,
+                    "distance": m.distance,
+                    "action": m.action.value,
+                    "reason": m.reason.value,
+                    "hash_id": m.hash_id,
+                    "external_id": external.get(m.hash_id),
+                }
             )
-        )
+            for m in (verdict.matches if details else ())
+        ]
+        results.append(result)
     return results
 
 
+def without_none(values: dict[str, Any]) -> dict[str, Any]:
+    """Drop absent optional fields, as the documented responses omit them."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def match_items(
+    state: AppState, principal: Principal, items: list[MatchItem]
+) -> list[dict[str, Any]]:
+    """Parse, look up and judge a batch of submitted hashes."""
+    queries = parse_items(
+        state.registry, [Signal(i.signal_type, i.value, i.quality) for i in items]
+    )
+    verdicts = match_subjects(state.live, [[q] for q in queries])
+    return results_for(
+        state,
+        principal,
+        verdicts,
+        [i.content_id for i in items],
+        [[q.signal_type] for q in queries],
+    )
+
+
 @router.post("/match", response_model=MatchResponse, response_model_exclude_none=True)
-def match_hashes(
-    body: MatchRequest, state: StateDep, session: SessionDep, principal: MatchKey
-) -> MatchResponse:
+async def match_hashes(body: MatchRequest, state: StateDep, principal: MatchKey) -> JSONResponse:
     """A verdict for each submitted hash, in order."""
     limit = state.settings.max_batch_items
     if len(body.items) > limit:
@@ -105,19 +118,9 @@ def match_hashes(
             f"{len(body.items)} items submitted; at most {limit} per request",
             [{"pointer": "/items", "detail": f"at most {limit} items"}],
         )
-    queries = parse_items(
-        state.registry, [Signal(i.signal_type, i.value, i.quality) for i in body.items]
-    )
-    verdicts = match_subjects(state.live, [[q] for q in queries])
-    results = results_for(
-        state,
-        session,
-        principal,
-        verdicts,
-        [i.content_id for i in body.items],
-        [[q.signal_type] for q in queries],
-    )
-    return MatchResponse(results=results)
+    # One hop to the thread pool for all the blocking work (index search, details query).
+    results = await run_in_threadpool(match_items, state, principal, body.items)
+    return JSONResponse({"results": results})
 
 
 @router.post(
@@ -126,9 +129,7 @@ def match_hashes(
     response_model_exclude_none=True,
     openapi_extra=MULTIPART_BODY,
 )
-async def match_media(
-    request: Request, state: StateDep, session: SessionDep, principal: MatchKey
-) -> MediaMatchResponse:
+async def match_media(request: Request, state: StateDep, principal: MatchKey) -> JSONResponse:
     """Hash each uploaded image in memory (then drop it) and give a verdict for each."""
     upload = await read_upload(
         request.headers.get("content-type"),
@@ -138,31 +139,34 @@ async def match_media(
         max_files=state.settings.max_files_per_request,
     )
     files = [(f.filename, f.data) for f in upload.files]
-    names = [f.filename for f in upload.files]
     del upload
-    hashed = await run_in_threadpool(hash_files, state.registry, files, state.settings.limits)
-    del files
+    # Decoding holds a full-size frame in memory: at most `hash_concurrency` at once.
+    async with state.media_slots:
+        results = await run_in_threadpool(match_files, state, principal, files)
+    return JSONResponse({"results": results})
+
+
+def match_files(
+    state: AppState, principal: Principal, files: list[tuple[str | None, bytes]]
+) -> list[dict[str, Any]]:
+    """Hash files in memory, look the hashes up, and judge each file."""
+    hashed = hash_files(state.registry, files, state.settings.limits)
+    names = [name for name, _ in files]
+    files.clear()  # the media is not needed past hashing
     subjects = [[parse_signal(state.registry, s) for s in signals] for signals in hashed]
-    verdicts = await run_in_threadpool(match_subjects, state.live, subjects)
-    base = await run_in_threadpool(
-        results_for,
+    verdicts = match_subjects(state.live, subjects)
+    results = results_for(
         state,
-        session,
         principal,
         verdicts,
         [None] * len(hashed),
-        [[s.signal_type for s in signals] for signals in hashed],
+        [[s.signal_type for s in sig] for sig in hashed],
     )
-    return MediaMatchResponse(
-        results=[
-            MediaMatchResult(
-                **result.model_dump(),
-                filename=name,
-                hashes=[
-                    ComputedHash(signal_type=s.signal_type, value=s.value, quality=s.quality)
-                    for s in signals
-                ],
-            )
-            for result, name, signals in zip(base, names, hashed, strict=True)
+    for result, name, signals in zip(results, names, hashed, strict=True):
+        if name is not None:
+            result["filename"] = name
+        result["hashes"] = [
+            without_none({"signal_type": s.signal_type, "value": s.value, "quality": s.quality})
+            for s in signals
         ]
-    )
+    return results

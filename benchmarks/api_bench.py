@@ -1,0 +1,274 @@
+"""The HTTP service under load: a real `hashwall serve` with a large pdq bank, driven by wrk.
+
+Measures, through a real uvicorn on this machine: batch adds through the API, start-up
+until ready with the bank loaded, server memory, single-hash and 100-hash lookups with
+16 concurrent connections (p50, p99, throughput), and media hashing at 1024x768 and at
+full wallpaper size. The load generator shares the machine's cores with the server.
+
+    python benchmarks/api_bench.py [--bank-size N] [--duration S] [--results PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import PHOTO_DIRS, RESULTS, image_files, table, write_section
+
+WRK_SCRIPT = """
+local bodies = {}
+for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format(nil, "/v1/match", nil, bodies[(i %% #bodies) + 1])
+end
+"""
+
+
+def random_codes(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 32), dtype=np.uint8)
+
+
+def near(codes: np.ndarray, bits: int, seed: int) -> np.ndarray:
+    """Copies of codes with `bits` random bits flipped."""
+    rng = np.random.default_rng(seed)
+    unpacked = np.unpackbits(codes, axis=1)
+    for row in unpacked:
+        row[rng.choice(256, bits, replace=False)] ^= 1
+    return np.packbits(unpacked, axis=1)
+
+
+def rss_mib(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process, MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    current = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return current / 1024, peak / 1024
+
+
+class Server:
+    """A `hashwall serve` subprocess on a free port."""
+
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = log.open("ab")
+        start = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None:
+                sys.exit(f"server exited; see {log}")
+            time.sleep(0.05)
+        self.ready_seconds = time.perf_counter() - start
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+        self.log.close()
+
+
+def run_wrk(base: str, key: str, bodies: list[str], workdir: Path, duration: float,
+            connections: int) -> dict[str, float]:  # fmt: skip
+    """Drive POST /v1/match with wrk; return requests/s and latency percentiles (ms)."""
+    body_file = workdir / f"bodies-{len(bodies[0])}.txt"
+    body_file.write_text("\n".join(bodies) + "\n")
+    script = workdir / "match.lua"
+    script.write_text(WRK_SCRIPT % {"bodies": body_file, "key": key})
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, int(duration))}s", "--latency",
+         "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def latency(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(m.group(1)) * units[m.group(2)] if m else float("nan")
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        sys.exit(f"wrk saw {errors.group(1)} error responses:\n{out}")
+    return {"rps": rps, "p50": latency("50%"), "p99": latency("99%")}
+
+
+def media_rate(base: str, key: str, images: list[bytes], clients: int, rounds: int) -> float:
+    """Images per second through POST /v1/match/media with `clients` concurrent uploaders."""
+    headers = {"Authorization": f"Bearer {key}"}
+    work = [images[i % len(images)] for i in range(max(len(images), rounds))]
+    lock = threading.Lock()
+    position = 0
+
+    def uploader() -> None:
+        nonlocal position
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+            while True:
+                with lock:
+                    if position >= len(work):
+                        return
+                    data = work[position]
+                    position += 1
+                r = client.post("/v1/match/media", files=[("file", ("x.jpg", data, "image/jpeg"))])
+                r.raise_for_status()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for future in [pool.submit(uploader) for _ in range(clients)]:
+            future.result()
+    return len(work) / (time.perf_counter() - start)
+
+
+def corpus_images(limit: int) -> list[np.ndarray]:
+    images = []
+    for path in image_files(PHOTO_DIRS, limit):
+        bgr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        if bgr is not None:
+            images.append(bgr)
+    if not images:  # no corpus installed: photo-like synthetic images keep the smoke run going
+        from app.demo import sample_image
+
+        images = [cv2.cvtColor(sample_image(s, (1080, 1920)), cv2.COLOR_RGB2BGR) for s in range(4)]
+    return images
+
+
+def jpeg(bgr: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bank-size", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--images", type=int, default=40)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: run benchmarks/setup.sh first")
+
+    from app.auth import SCOPES, create_key
+    from app.db import make_engine, make_session_factory
+    from app.migrate import upgrade
+
+    workdir = Path(tempfile.mkdtemp(prefix="hashwall-bench-"))
+    url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    env = {**os.environ, "HASHWALL_DATABASE_URL": url}
+    engine = make_engine(url)
+    upgrade(engine)
+    with make_session_factory(engine)() as session, session.begin():
+        key = create_key(session, f"bench-{os.getpid()}", sorted(SCOPES))
+    engine.dispose()
+    log = workdir / "server.log"
+
+    server = Server(env, args.port, log)
+    headers = {"Authorization": f"Bearer {key}"}
+    httpx.post(server.base + "/v1/banks", json={"name": "bench", "action": "block"},
+               headers=headers).raise_for_status()  # fmt: skip
+    codes = random_codes(args.bank_size, 1)
+    batches = [
+        json.dumps({"items": [{"signal_type": "pdq", "value": c.tobytes().hex()} for c in chunk]})
+        for chunk in np.array_split(codes, max(1, len(codes) // 1000))
+    ]
+
+    def post_batch(body: str) -> None:
+        with httpx.Client(base_url=server.base, headers=headers, timeout=120) as client:
+            r = client.post("/v1/banks/bench/hashes", content=body,
+                            headers={"Content-Type": "application/json"})  # fmt: skip
+            r.raise_for_status()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(post_batch, batches))
+    add_rate = len(codes) / (time.perf_counter() - start)
+    server.stop()
+
+    server = Server(env, args.port, log)
+    ready = server.ready_seconds
+    rss_loaded, _ = rss_mib(server.process.pid)
+
+    hits = near(codes[:500], 8, 2)
+    misses = random_codes(500, 3)
+    singles = [
+        json.dumps({"items": [{"signal_type": "pdq", "value": c.tobytes().hex()}]})
+        for pair in zip(hits, misses, strict=True)
+        for c in pair
+    ]
+    queries = np.concatenate([hits, misses])
+    hundreds = [
+        json.dumps({"items": [{"signal_type": "pdq", "value": c.tobytes().hex()}
+                              for c in queries[np.random.default_rng(i).choice(1000, 100)]]})
+        for i in range(50)
+    ]  # fmt: skip
+    single = run_wrk(server.base, key, singles, workdir, args.duration, 16)
+    batch = run_wrk(server.base, key, hundreds, workdir, args.duration, 16)
+
+    photos = corpus_images(args.images)
+    small = [jpeg(cv2.resize(im, (1024, 768), interpolation=cv2.INTER_AREA)) for im in photos]
+    full = [jpeg(im) for im in photos]
+    full_sizes = sorted(max(im.shape[:2]) for im in photos)
+    media_small = media_rate(server.base, key, small, 4, 2 * len(small))
+    media_full = media_rate(server.base, key, full, 4, len(full))
+    rss_end, rss_peak = rss_mib(server.process.pid)
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    rows = [
+        ["batch adds (1,000 per request, 2 clients)", f"{add_rate:,.0f} hashes/s", "", ""],
+        [f"start-up to ready, {args.bank_size:,} hashes loaded", f"{ready:.1f} s", "", ""],
+        ["single-hash lookups, 16 connections", f"{single['rps']:,.0f} requests/s",
+         f"{single['p50']:.2f}", f"{single['p99']:.2f}"],
+        ["100-hash batches, 16 connections",
+         f"{batch['rps'] * 100:,.0f} hashes/s ({batch['rps']:,.0f} requests/s)",
+         f"{batch['p50']:.2f}", f"{batch['p99']:.2f}"],
+        ["/v1/match/media at 1024x768, 4 clients", f"{media_small:.1f} images/s", "", ""],
+        [f"/v1/match/media at full size (median {full_sizes[len(full_sizes) // 2]} px), "
+         "4 clients", f"{media_full:.1f} images/s", "", ""],
+        ["server memory (RSS) after load / at end / peak",
+         f"{rss_loaded:.0f} / {rss_end:.0f} / {rss_peak:.0f} MiB", "", ""],
+    ]  # fmt: skip
+    db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    report = (
+        f"## HTTP API: a {args.bank_size:,}-hash pdq bank on {db}\n\n"
+        "One `hashwall serve` process (uvicorn), wrk on the same 2 cores, random pdq bank "
+        "hashes; lookups are half near-copies of bank hashes (8 bits flipped), half misses. "
+        f"Media: {len(photos)} real photos re-encoded as JPEG.\n\n"
+        + table(["measure", "result", "p50 ms", "p99 ms"], rows)
+    )
+    print(report)
+    write_section(f"api_bench_{db.lower()}", report, args.results)
+
+
+if __name__ == "__main__":
+    main()
