@@ -40,7 +40,7 @@ class HashIndex(Protocol):
     code_bytes: int
 
     def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
-        """Add codes under ids; an id already present has its code replaced."""
+        """Add codes under non-negative ids; an id already present has its code replaced."""
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove ids (unknown ones are ignored); return how many were removed."""
@@ -80,6 +80,8 @@ def check_batch(
         raise ValueError("ids and codes differ in length")
     if len(np.unique(ids)) != len(ids):
         raise ValueError("ids in one batch must be distinct")
+    if len(ids) and ids.min() < 0:
+        raise ValueError("ids must be non-negative")
     return ids, codes
 
 

@@ -26,20 +26,44 @@ class FlatIndex:
         # Any: faiss's SWIG signatures hide the numpy-accepting wrappers it installs at import.
         self._index: Any = _index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(code_bytes * 8))
         self._lock = RWLock()
+        # faiss's removal scans every stored code, so it is only called for ids known to
+        # be present; this bitmap (indexed by id) knows which are.
+        self._present = np.zeros(0, dtype=bool)
+        if _index is not None and _index.ntotal:
+            self._mark(faiss.vector_to_array(_index.id_map).astype(np.int64), True)
+
+    def _mark(self, ids: np.ndarray, present: bool) -> None:
+        if present and len(ids) and ids.max() >= len(self._present):
+            grown = np.zeros(max(int(ids.max()) + 1, 2 * len(self._present)), dtype=bool)
+            grown[: len(self._present)] = self._present
+            self._present = grown
+        self._present[ids] = present
+
+    def _which_present(self, ids: np.ndarray) -> np.ndarray:
+        known = ids < len(self._present)
+        present = np.zeros(len(ids), dtype=bool)
+        present[known] = self._present[ids[known]]
+        return present
 
     def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
         ids, codes = check_batch(ids, codes, self.code_bytes)
         with self._lock.write():
             # faiss's id map keeps duplicate ids; replacing means removing first.
-            self._index.remove_ids(ids)
+            replaced = ids[self._which_present(ids)]
+            if len(replaced):
+                self._index.remove_ids(replaced)
             self._index.add_with_ids(codes, ids)
+            self._mark(ids, True)
 
     def remove(self, ids: np.ndarray) -> int:
-        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-        if not len(ids):
-            return 0
+        ids = np.unique(np.ascontiguousarray(ids, dtype=np.int64).reshape(-1))
+        ids = ids[ids >= 0]
         with self._lock.write():
-            return int(self._index.remove_ids(ids))
+            present = ids[self._which_present(ids)]
+            if not len(present):
+                return 0
+            self._mark(present, False)
+            return int(self._index.remove_ids(present))
 
     def search(self, codes: np.ndarray, radius: int) -> list[Hits]:
         codes = check_queries(codes, self.code_bytes, radius)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -41,16 +42,22 @@ class AddResult:
 def _existing(
     session: Session, bank_id: int, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], HashRecord]:
+    # One query per signal type, so each is an equality on (bank, signal type) and an IN on
+    # value: a range of the unique index, not a scan of the bank.
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for signal_type, value in keys:
+        by_type[signal_type].append(value)
     found: dict[tuple[str, str], HashRecord] = {}
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[start : start + LOOKUP_CHUNK]
-        rows = session.scalars(
-            select(HashRecord).where(
-                HashRecord.bank_id == bank_id,
-                tuple_(HashRecord.signal_type, HashRecord.value).in_(chunk),
+    for signal_type, values in by_type.items():
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            rows = session.scalars(
+                select(HashRecord).where(
+                    HashRecord.bank_id == bank_id,
+                    HashRecord.signal_type == signal_type,
+                    HashRecord.value.in_(values[start : start + LOOKUP_CHUNK]),
+                )
             )
-        )
-        found.update({(r.signal_type, r.value): r for r in rows})
+            found.update({(r.signal_type, r.value): r for r in rows})
     return found
 
 
