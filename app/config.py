@@ -31,12 +31,19 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=64_000_000, gt=0)
+    max_json_bytes: int = Field(
+        default=8 * 1024 * 1024, gt=0, description="Largest non-multipart request body."
+    )
     max_files_per_request: int = Field(default=20, gt=0)
     max_batch_items: int = Field(default=1000, gt=0)
     hash_concurrency: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
         description="Uploads decoded and hashed at once (bounds memory); one per core.",
+    )
+    index_backend: Literal["flat", "mih"] = Field(
+        default="flat",
+        description="pdq/phash index: faiss flat scan, or multi-index hashing (exact both).",
     )
     faiss_threads: int = Field(
         default=1,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,10 +84,13 @@ class Catalogue:
 class LiveIndex:
     """Indexes, catalogue and bank policies for every signal type of a registry."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self, registry: Registry, perceptual_index: Callable[[int], HashIndex] = FlatIndex
+    ) -> None:
         self.registry = registry
         self.indexes: dict[str, HashIndex] = {
-            t.name: (FlatIndex if t.perceptual else ExactIndex)(t.code_bytes) for t in registry
+            t.name: (perceptual_index if t.perceptual else ExactIndex)(t.code_bytes)
+            for t in registry
         }
         self.catalogue = Catalogue()
         self.banks: Mapping[int, BankPolicy] = {}

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import faiss
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
@@ -23,9 +24,13 @@ from app.metrics import Metrics, MetricsMiddleware
 from app.routes import banks, health, matching
 from app.state import AppState
 from app.verdict_log import VerdictRecorder
+from index import FlatIndex, HashIndex, MIHIndex
 from matcher.signals import default_registry
 
 log = logging.getLogger(__name__)
+
+#: Backends for pdq and phash, by the name `HASHWALL_INDEX_BACKEND` takes.
+PERCEPTUAL_INDEXES: dict[str, Callable[[int], HashIndex]] = {"flat": FlatIndex, "mih": MIHIndex}
 
 DESCRIPTION = """
 hashwall answers **block**, **review** or **allow** for hashes or media an upload
@@ -41,7 +46,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     registry = default_registry()
-    live = LiveIndex(registry)
+    live = LiveIndex(registry, PERCEPTUAL_INDEXES[settings.index_backend])
     metrics.watch_index(live.sizes)
     return AppState(
         settings=settings,
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_json_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(matching.router)
     app.include_router(banks.router)

@@ -4,6 +4,7 @@ from index.base import HashIndex, Hits, codes_from_bytes
 from index.brute import BruteForceIndex
 from index.exact import ExactIndex
 from index.flat import FlatIndex
+from index.mih import MIHIndex
 
 __all__ = [
     "BruteForceIndex",
@@ -11,5 +12,6 @@ __all__ = [
     "FlatIndex",
     "HashIndex",
     "Hits",
+    "MIHIndex",
     "codes_from_bytes",
 ]

@@ -94,6 +94,21 @@ def test_over_1000_items(client: TestClient, keys: dict[str, str]) -> None:
     assert len(response.json()["results"]) == 1000
 
 
+def test_huge_json_body_is_refused_before_parsing(client: TestClient, keys: dict[str, str]) -> None:
+    limit = client.app.state.hashwall.settings.max_json_bytes  # type: ignore[attr-defined]
+    body = b'{"items": [' + b" " * limit + b"]}"
+    headers = {**bearer(keys["match"]), "Content-Type": "application/json"}
+    assert_problem(client.post("/v1/match", content=body, headers=headers), 413, "over the limit")
+
+    def chunks():  # no Content-Length: counted while streaming
+        yield b'{"items": ['
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+        yield b"]}"
+
+    assert_problem(client.post("/v1/match", content=chunks(), headers=headers), 413)
+
+
 def test_bank_batch_is_all_or_nothing(client: TestClient, keys: dict[str, str]) -> None:
     admin = bearer(keys["all"])
     client.post("/v1/banks", json={"name": "ncii", "action": "block"}, headers=admin)

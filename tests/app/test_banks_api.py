@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import bearer
@@ -18,7 +20,7 @@ def test_bank_lifecycle(client: TestClient, keys: dict[str, str]) -> None:
     assert created.status_code == 201
     body = created.json()
     assert body["hash_count"] == 0
-    assert body["created_at"].endswith("+00:00")
+    assert datetime.fromisoformat(body["created_at"]).utcoffset() == timedelta(0)
     assert body["thresholds"]["pdq"] == {"match": 31, "review": 47}
     duplicate = client.post("/v1/banks", json={"name": "ncii", "action": "review"}, headers=admin)
     assert duplicate.status_code == 409

@@ -10,8 +10,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index import BruteForceIndex, ExactIndex, FlatIndex
+from index.mih import MIHIndex
 
-PERCEPTUAL_BACKENDS = [FlatIndex]
+
+class ProbingMIH(MIHIndex):
+    """MIH that indexes its tail after a few adds and always probes its tables (never
+    falling back to a scan), so every radius goes through the multi-index path."""
+
+    def __init__(self, code_bytes: int) -> None:
+        super().__init__(code_bytes, min_tail=16)
+
+    def _use_tables(self, radius: int) -> bool:
+        return bool(self._built) and radius // self.tables_count < 16
+
+
+PERCEPTUAL_BACKENDS = [FlatIndex, MIHIndex, ProbingMIH]
 
 
 def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -40,7 +53,7 @@ operation = st.sampled_from(["add", "remove", "search", "save_load"])
 @pytest.mark.parametrize("backend", PERCEPTUAL_BACKENDS)
 @pytest.mark.parametrize("code_bytes", [32, 8])
 @settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -50,7 +63,7 @@ operation = st.sampled_from(["add", "remove", "search", "save_load"])
     steps=st.lists(st.tuples(operation, st.integers(0, 64)), min_size=1, max_size=12),
 )
 def test_matches_brute_force(
-    backend: type[FlatIndex],
+    backend: type[FlatIndex] | type[MIHIndex],
     code_bytes: int,
     seed: int,
     clustered: bool,
@@ -114,8 +127,9 @@ def test_exact_index_finds_identical_codes_only(radius: int, tmp_path: Path) -> 
     assert loaded.search(codes[3:4], 0)[0].pairs() == [(10, 0)]
 
 
-def test_add_replaces_code_under_same_id() -> None:
-    index = FlatIndex(32)
+@pytest.mark.parametrize("backend", PERCEPTUAL_BACKENDS)
+def test_add_replaces_code_under_same_id(backend) -> None:  # type: ignore[no-untyped-def]
+    index = backend(32)
     first, second = np.zeros((1, 32), np.uint8), np.full((1, 32), 255, np.uint8)
     index.add(np.array([1]), first)
     index.add(np.array([1]), second)
