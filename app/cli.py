@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.errors import HashwallError
 from app.importer import Reject, detect_format, read_records
+from app.migrate import SchemaOutOfDate, check_schema
 from app.models import Bank
 from app.policy import Action
 from app.store import banks as bank_store
@@ -44,8 +45,11 @@ def database(settings: Settings) -> Iterator[Session]:
     """A session on the configured database, committed if the block succeeds."""
     engine = make_engine(settings.database_url)
     try:
+        check_schema(engine)
         with make_session_factory(engine)() as session, session.begin():
             yield session
+    except SchemaOutOfDate as error:
+        fail(str(error))
     finally:
         engine.dispose()
 
@@ -54,6 +58,17 @@ def fail(message: str, code: ExitCode = ExitCode.ERROR) -> None:
     """Print an error and exit."""
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def show(
+    rows: list[dict[str, Any]], as_json: bool, line: str, **derived: Callable[[dict], str]
+) -> None:
+    """Print rows as a JSON array, or one formatted line each (with derived fields)."""
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        click.echo(line.format(**row, **{k: f(row) for k, f in derived.items()}))
 
 
 @click.group()
@@ -74,6 +89,13 @@ def serve(host: str, port: int) -> None:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+    except SchemaOutOfDate as error:
+        fail(str(error))
+    finally:
+        engine.dispose()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
@@ -168,12 +190,12 @@ def banks_list(as_json: bool) -> None:
             }
             for b in bank_store.list_banks(session)
         ]
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    for row in rows:
-        state = "enabled" if row["enabled"] else "disabled"
-        click.echo(f"{row['name']}\t{row['action']}\t{state}\t{row['hash_count']} hashes")
+    show(
+        rows,
+        as_json,
+        "{name}\t{action}\t{state}\t{hash_count} hashes",
+        state=lambda r: "enabled" if r["enabled"] else "disabled",
+    )
 
 
 @main.group()
@@ -273,12 +295,13 @@ def keys_list(as_json: bool) -> None:
             }
             for k in list_keys(session)
         ]
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    for row in rows:
-        state = "revoked" if row["revoked"] else "active"
-        click.echo(f"{row['name']}\t{row['prefix']}…\t{','.join(row['scopes'])}\t{state}")
+    show(
+        rows,
+        as_json,
+        "{name}\t{prefix}…\t{scope_list}\t{state}",
+        scope_list=lambda r: ",".join(r["scopes"]),
+        state=lambda r: "revoked" if r["revoked"] else "active",
+    )
 
 
 @keys.command("revoke")

@@ -21,6 +21,7 @@ from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
 from app.live_index import LiveIndex
 from app.metrics import Metrics, MetricsMiddleware
+from app.migrate import check_schema
 from app.routes import banks, health, matching
 from app.state import AppState
 from app.verdict_log import VerdictRecorder
@@ -61,7 +62,8 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
 
 
 def load_index(state: AppState) -> None:
-    """Fill the live index from the database."""
+    """Check the schema, then fill the live index from the database."""
+    check_schema(state.engine)
     with state.sessions() as session:
         state.live.load(session)
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
 
+from app.config import Settings
 from app.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 #: Form fields other than files are short text (an external id, a case reference).
@@ -42,6 +44,17 @@ class _Part:
     size: int = 0
     name: str = ""
     filename: str | None = None
+
+
+async def read_media(request: Request, settings: Settings) -> Upload:
+    """The `file` parts of a media request, within the configured limits."""
+    return await read_upload(
+        request.headers.get("content-type"),
+        request.stream(),
+        file_field="file",
+        max_file_bytes=settings.max_upload_bytes,
+        max_files=settings.max_files_per_request,
+    )
 
 
 async def read_upload(

@@ -28,7 +28,7 @@ from app.state import AppState
 from app.store import banks as bank_store
 from app.store import hashes as hash_store
 from app.store.hashes import NewHash
-from app.uploads import read_upload
+from app.uploads import read_media
 from matcher.signals import Signal
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
@@ -199,13 +199,7 @@ async def add_media(
     Optional form fields `external_id` and `case_ref` apply to every file.
     """
     await run_in_threadpool(require_bank, state, name)
-    upload = await read_upload(
-        request.headers.get("content-type"),
-        request.stream(),
-        file_field="file",
-        max_file_bytes=state.settings.max_upload_bytes,
-        max_files=state.settings.max_files_per_request,
-    )
+    upload = await read_media(request, state.settings)
     names = [f.filename for f in upload.files]
     files = [(f.filename, f.data) for f in upload.files]
     external_id = upload.fields.get("external_id")

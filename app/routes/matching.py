@@ -17,7 +17,7 @@ from app.policy import Verdict
 from app.schemas import MatchItem, MatchRequest, MatchResponse, MediaMatchResponse
 from app.state import AppState
 from app.store.hashes import external_ids
-from app.uploads import read_upload
+from app.uploads import read_media
 from matcher.signals import Signal
 
 router = APIRouter(prefix="/v1", tags=["matching"])
@@ -131,13 +131,7 @@ async def match_hashes(body: MatchRequest, state: StateDep, principal: MatchKey)
 )
 async def match_media(request: Request, state: StateDep, principal: MatchKey) -> JSONResponse:
     """Hash each uploaded image in memory (then drop it) and give a verdict for each."""
-    upload = await read_upload(
-        request.headers.get("content-type"),
-        request.stream(),
-        file_field="file",
-        max_file_bytes=state.settings.max_upload_bytes,
-        max_files=state.settings.max_files_per_request,
-    )
+    upload = await read_media(request, state.settings)
     files = [(f.filename, f.data) for f in upload.files]
     del upload
     # Decoding holds a full-size frame in memory: at most `hash_concurrency` at once.

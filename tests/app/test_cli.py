@@ -86,6 +86,15 @@ def test_banks_and_import_with_rejects(run, tmp_path: Path) -> None:  # type: ig
     assert "no bank named 'other'" in run("hashes", "import", str(jsonl), "--bank", "other", code=1)
 
 
+def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"HASHWALL_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
+    for args in (["keys", "list"], ["banks", "list"], ["serve", "--port", "1"]):
+        result = runner.invoke(main, args, env=env)
+        assert result.exit_code == 1, result.output
+        assert "run `hashwall db upgrade`" in result.stderr
+
+
 def test_hash_files(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     image = tmp_path / "photo.jpg"
     image.write_bytes(photo(4))
