@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=40)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--index-backend", choices=["flat", "mih"], default="flat")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -184,7 +185,11 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="hashwall-bench-"))
     url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    env = {**os.environ, "HASHWALL_DATABASE_URL": url}
+    env = {
+        **os.environ,
+        "HASHWALL_DATABASE_URL": url,
+        "HASHWALL_INDEX_BACKEND": args.index_backend,
+    }
     engine = make_engine(url)
     upgrade(engine)
     with make_session_factory(engine)() as session, session.begin():
@@ -260,14 +265,15 @@ def main() -> None:
     ]  # fmt: skip
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     report = (
-        f"## HTTP API: a {args.bank_size:,}-hash pdq bank on {db}\n\n"
+        f"## HTTP API: a {args.bank_size:,}-hash pdq bank on {db}, "
+        f"`{args.index_backend}` index\n\n"
         "One `hashwall serve` process (uvicorn), wrk on the same 2 cores, random pdq bank "
         "hashes; lookups are half near-copies of bank hashes (8 bits flipped), half misses. "
         f"Media: {len(photos)} real photos re-encoded as JPEG.\n\n"
         + table(["measure", "result", "p50 ms", "p99 ms"], rows)
     )
     print(report)
-    write_section(f"api_bench_{db.lower()}", report, args.results)
+    write_section(f"api_bench_{db.lower()}_{args.index_backend}", report, args.results)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ from benchmarks.common import (
     write_section,
 )
 from matcher.decode import Limits, decode_image
-from matcher.pdq import pdq_from_rgb
+from matcher.media import hash_file
+from matcher.signals import Media, default_registry
 
 LIMITS = Limits(max_pixels=100_000_000)
 Transform = Callable[[np.ndarray], bytes]
@@ -80,14 +81,30 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
-def reference(rgb: np.ndarray) -> tuple[np.ndarray, int]:
+SIGNALS = ("pdq", "phash")
+CANDIDATES = {"pdq": [31, 39, 47, 55, 63], "phash": [4, 6, 8, 10, 12, 14]}
+REGISTRY = default_registry()
+
+
+def reference(rgb: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+    """What a bank holds for an original: pdq at full resolution (and its quality), phash."""
     bits, quality = pdqhash.compute(rgb)
-    return np.packbits(bits.astype(np.uint8)), int(quality)
+    phash = REGISTRY.get("phash").hash_media(Media(b"", rgb))
+    assert phash is not None
+    codes = {
+        "pdq": np.packbits(bits.astype(np.uint8)),
+        "phash": np.frombuffer(bytes.fromhex(phash.value), np.uint8),
+    }
+    return codes, int(quality)
 
 
-def query_hash(data: bytes) -> np.ndarray:
-    code, _ = pdq_from_rgb(decode_image(data, LIMITS))
-    return np.frombuffer(code, np.uint8)
+def query_hashes(data: bytes) -> dict[str, np.ndarray]:
+    """What hashwall computes for an upload, through its real media path."""
+    return {
+        s.signal_type: np.frombuffer(bytes.fromhex(s.value), np.uint8)
+        for s in hash_file(data, REGISTRY, LIMITS)
+        if s.signal_type in SIGNALS
+    }
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> int:
@@ -113,35 +130,36 @@ def main() -> None:
     parser.add_argument("--clipart", type=int, default=4600)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
-    match_at = DEFAULT_THRESHOLDS["pdq"].match
-    review_at = DEFAULT_THRESHOLDS["pdq"].review
-
     photos = image_files(PHOTO_DIRS, args.photos)
     if not photos:
         sys.exit("no images: run benchmarks/setup.sh first")
     originals, refs, qualities = [], [], []
     for path in photos:
         rgb = decode_image(path.read_bytes(), LIMITS)
-        code, quality = reference(rgb)
+        codes, quality = reference(rgb)
         originals.append(resized(rgb, min(1.0, 2048 / max(rgb.shape[:2]))))
-        refs.append(code)
+        refs.append(codes)
         qualities.append(quality)
+    good = [q >= MIN_BLOCK_QUALITY for q in qualities]
 
-    candidates = sorted({match_at, 39, 47, 55, review_at})
-    rows = []
+    copy_rows: dict[str, list[list[object]]] = {signal: [] for signal in SIGNALS}
     for name, transform in TRANSFORMS.items():
-        dists = [
-            hamming(query_hash(transform(im)), ref) for im, ref in zip(originals, refs, strict=True)
-        ]
-        good = [d for d, q in zip(dists, qualities, strict=True) if q >= MIN_BLOCK_QUALITY]
-        rows.append(
-            [name, f"{statistics.mean(dists):.1f}", percentile(dists, 95), max(dists)]
-            + [f"{100 * sum(d <= t for d in good) / max(1, len(good)):.1f}%" for t in candidates]
-        )
+        queries = [query_hashes(transform(im)) for im in originals]
+        for signal in SIGNALS:
+            dists = [hamming(q[signal], r[signal]) for q, r in zip(queries, refs, strict=True)]
+            kept = [d for d, g in zip(dists, good, strict=True) if g]
+            copy_rows[signal].append(
+                [name, f"{statistics.mean(dists):.1f}", percentile(dists, 95), max(dists)]
+                + [
+                    f"{100 * sum(d <= t for d in kept) / max(1, len(kept)):.1f}%"
+                    for t in CANDIDATES[signal]
+                ]
+            )
 
     start = time.perf_counter()
     clipart = image_files([CLIPART_DIR], args.clipart, min_bytes=0)
-    codes, qual = [np.stack(refs)], list(qualities)
+    codes = {signal: [r[signal] for r in refs] for signal in SIGNALS}
+    qual = list(qualities)
     # Photos are group 0; a drawing's group is its openclipart category (animals, food...):
     # drawings of one category include near-identical variants (card faces, icon sets),
     # so pairs across categories are the clean measure of distinct images.
@@ -151,56 +169,67 @@ def main() -> None:
             rgb = decode_image(path.read_bytes(), LIMITS)
         except ValueError:
             continue
-        code, quality = reference(rgb)
-        codes.append(code[None, :])
+        ref, quality = reference(rgb)
+        for signal in SIGNALS:
+            codes[signal].append(ref[signal])
         qual.append(quality)
         groups.append(path.relative_to(CLIPART_DIR).parts[0])
-    all_codes = np.concatenate(codes)
+    hashing = time.perf_counter() - start
+    n = len(qual)
     q = np.array(qual)
-    pairs = pair_distances(all_codes)
-    n = len(all_codes)
     ii, jj = np.triu_indices(n, k=1)
     both_good = (q[ii] >= MIN_BLOCK_QUALITY) & (q[jj] >= MIN_BLOCK_QUALITY)
     group_ids = np.unique(np.array(groups), return_inverse=True)[1]
     cross = group_ids[ii] != group_ids[jj]
     photo_pairs = (group_ids[ii] == group_ids[0]) & (group_ids[jj] == group_ids[0])
     del ii, jj
-    hashing = time.perf_counter() - start
 
-    def pair_row(label: str, d: np.ndarray) -> list[object]:
-        return (
-            [label, f"{len(d):,}", int(d.min()) if len(d) else "-"]
-            + [int((d <= t).sum()) for t in candidates]
-            + [f"{d.mean():.1f}" if len(d) else "-"]
+    sections = []
+    for signal in SIGNALS:
+        pairs = pair_distances(np.stack(codes[signal]))
+        candidates = CANDIDATES[signal]
+
+        def pair_row(label: str, d: np.ndarray, candidates: list[int] = candidates) -> list[object]:
+            return (
+                [label, f"{len(d):,}", int(d.min()) if len(d) else "-"]
+                + [int((d <= t).sum()) for t in candidates]
+                + [f"{d.mean():.1f}" if len(d) else "-"]
+            )
+
+        defaults = DEFAULT_THRESHOLDS[signal]
+        sections.append(
+            f"### {signal} (defaults: block at <= {defaults.match}, review at <= {defaults.review})"
+            "\n\nCopies: recall over originals of pdq quality >= "
+            f"{MIN_BLOCK_QUALITY} ({sum(good)} of {len(good)}).\n\n"
+            + table(
+                ["transform", "mean bits", "p95", "max"] + [f"recall <= {t}" for t in candidates],
+                copy_rows[signal],
+            )
+            + "\n\nDistinct images: pairs within each distance.\n\n"
+            + table(
+                ["pairs", "count", "min distance"] + [f"<= {t}" for t in candidates] + ["mean"],
+                [
+                    pair_row("all pairs", pairs),
+                    pair_row(f"all pairs, both quality >= {MIN_BLOCK_QUALITY}", pairs[both_good]),
+                    pair_row("photo pairs", pairs[photo_pairs]),
+                    pair_row(
+                        f"across categories, both quality >= {MIN_BLOCK_QUALITY}",
+                        pairs[cross & both_good],
+                    ),
+                ],
+            )
         )
 
     report = (
-        "## pdq thresholds: true copies against distinct images\n\n"
+        "## Thresholds: true copies against distinct images\n\n"
         f"{len(photos)} distinct real photos (Debian wallpapers, opencv-doc), each transformed "
-        "and hashed by hashwall's query path, compared with the full-resolution reference "
-        f"hash of the original. Recall at each candidate distance (defaults: block at <= "
-        f"{match_at}, review at <= {review_at}), over originals of quality >= {MIN_BLOCK_QUALITY} "
-        f"({sum(x >= MIN_BLOCK_QUALITY for x in qualities)} of {len(qualities)}).\n\n"
-        + table(
-            ["transform", "mean bits", "p95", "max"] + [f"recall <= {t}" for t in candidates], rows
-        )
-        + f"\n\nDistinct images: every pair among {n} images ({len(photos)} photos and "
-        f"{n - len(photos)} openclipart drawings, hashed in {hashing:.0f} s). Drawings within "
-        "one openclipart category include near-identical variants (card faces of one deck, "
-        "an icon with and without a badge) that pdq rightly finds close; pairs across "
-        "categories, and photo pairs, are distinct content.\n\n"
-        + table(
-            ["pairs", "count", "min distance"] + [f"<= {t}" for t in candidates] + ["mean"],
-            [
-                pair_row("all pairs", pairs),
-                pair_row(f"all pairs, both quality >= {MIN_BLOCK_QUALITY}", pairs[both_good]),
-                pair_row("photo pairs", pairs[photo_pairs]),
-                pair_row(
-                    f"across categories, both quality >= {MIN_BLOCK_QUALITY}",
-                    pairs[cross & both_good],
-                ),
-            ],
-        )
+        "and hashed through hashwall's media path, compared with what a bank holds for the "
+        "original (pdq by the reference at full resolution, imagehash phash). Distinct "
+        f"images: every pair among {n} images ({len(photos)} photos and {n - len(photos)} "
+        f"openclipart drawings, hashed in {hashing:.0f} s). Drawings within one openclipart "
+        "category include near-identical variants (card faces of one deck, an icon with and "
+        "without a badge) that the hashes rightly find close; pairs across categories, and "
+        "photo pairs, are distinct content.\n\n" + "\n\n".join(sections)
     )
     print(report)
     write_section("threshold_bench", report, args.results)

@@ -40,7 +40,7 @@ def test_bank_lifecycle(client: TestClient, keys: dict[str, str]) -> None:
     assert updated.status_code == 200
     assert updated.json()["action"] == "review"
     assert updated.json()["thresholds"]["pdq"] == {"match": 20, "review": 40}
-    assert updated.json()["thresholds"]["phash"] == {"match": 6, "review": 10}
+    assert updated.json()["thresholds"]["phash"] == {"match": 4, "review": 8}
 
     listed = client.get("/v1/banks", headers=bearer(keys["banks:read"])).json()["banks"]
     assert [(b["name"], b["hash_count"]) for b in listed] == [("ncii", 5)]
