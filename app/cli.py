@@ -217,7 +217,7 @@ def hashes_import(file: Path, bank: str, fmt: str, source: str, batch_size: int)
     """
     settings = Settings()
     registry = default_registry()
-    totals = {"added": 0, "reactivated": 0, "unchanged": 0}
+    totals = {"added": 0, "reactivated": 0, "updated": 0, "unchanged": 0}
     rejects: list[Reject] = []
     with file.open(encoding="utf-8", newline="") as stream:
         first = stream.readline()
@@ -241,7 +241,7 @@ def hashes_import(file: Path, bank: str, fmt: str, source: str, batch_size: int)
             fail(error.detail)
     click.echo(
         f"imported into {bank}: {totals['added']} added, {totals['reactivated']} reactivated, "
-        f"{totals['unchanged']} unchanged, {len(rejects)} rejected"
+        f"{totals['updated']} updated, {totals['unchanged']} unchanged, {len(rejects)} rejected"
     )
     if rejects:
         sys.exit(ExitCode.PARTIAL)
@@ -251,9 +251,8 @@ def _flush(
     session: Session, bank: Bank, batch: list[NewHash], source: str, totals: dict[str, int]
 ) -> None:
     result = add_hashes(session, bank, batch, source)
-    totals["added"] += result.added
-    totals["reactivated"] += result.reactivated
-    totals["unchanged"] += result.unchanged
+    for name in totals:
+        totals[name] += getattr(result, name)
     batch.clear()
 
 

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Uploads decoded and hashed at once (bounds memory); one per core.",
     )
+    hash_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=0,
+        description="Worker processes that hash media (pdqhash holds the GIL); 0: threads.",
+    )
     index_backend: Literal["flat", "mih"] = Field(
         default="flat",
         description="pdq/phash index: faiss flat scan, or multi-index hashing (exact both).",

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from app.matching import parse_signal
 from app.store.hashes import NewHash
 from matcher.errors import MatcherError
-from matcher.signals import Registry
+from matcher.signals import Registry, Signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +82,12 @@ def read_records(
             name = raw.get("signal_type")
             if not name or "value" not in raw:
                 raise MatcherError("signal_type and value are required")
-            signal_type = registry.get(str(name))
             quality = raw.get("quality")
             quality_value = int(quality) if quality not in (None, "") else None
             if quality_value is not None and not 0 <= quality_value <= 100:
                 raise MatcherError("quality must be between 0 and 100")
-            code = signal_type.parse(str(raw["value"]))
-            if signal_type.is_degenerate(code, quality_value):
+            query = parse_signal(registry, Signal(str(name), str(raw["value"]), quality_value))
+            if query.degenerate:
                 raise MatcherError("degenerate hash: it would match countless images")
         except (MatcherError, ValueError) as error:
             yield number, Reject(number, str(error))
@@ -97,8 +97,8 @@ def read_records(
         yield (
             number,
             NewHash(
-                signal_type.name,
-                signal_type.format(code),
+                query.signal_type,
+                registry.get(query.signal_type).format(query.code),
                 quality_value,
                 str(external_id) if external_id is not None else None,
                 str(case_ref) if case_ref is not None else None,

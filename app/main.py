@@ -6,7 +6,6 @@ Nothing connects or loads at import time; `hashwall serve` and the tests call
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
+from app.hashing import MediaHasher
 from app.live_index import LiveIndex
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
@@ -57,7 +57,9 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         live=live,
         recorder=VerdictRecorder(sessions, settings.verdict_log),
         metrics=metrics,
-        media_slots=asyncio.Semaphore(settings.hash_concurrency),
+        hasher=MediaHasher(
+            registry, settings.limits, settings.hash_processes, settings.hash_concurrency
+        ),
     )
 
 
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             state.recorder.stop()
+            state.hasher.close()
             state.engine.dispose()
 
     app = FastAPI(

@@ -9,12 +9,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.errors import InvalidInput, from_matcher_error
+from app.errors import InvalidInput
 from app.live_index import LiveIndex
 from app.policy import DEGENERATE, NO_MATCH, Candidate, Verdict, decide, search_radius
-from matcher.decode import Limits
 from matcher.errors import MatcherError
-from matcher.media import hash_file
 from matcher.signals import Registry, Signal
 
 
@@ -81,16 +79,3 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
             verdict = DEGENERATE
         verdicts.append(verdict)
     return verdicts
-
-
-def hash_files(
-    registry: Registry, files: Sequence[tuple[str | None, bytes]], limits: Limits
-) -> list[list[Signal]]:
-    """Hash each file with every applicable signal type, naming the bad file on error."""
-    hashed = []
-    for position, (filename, data) in enumerate(files):
-        try:
-            hashed.append(hash_file(data, registry, limits))
-        except MatcherError as error:
-            raise from_matcher_error(error, f"/file/{position}", filename) from None
-    return hashed

@@ -128,7 +128,8 @@ class HashBatch(StrictModel):
 
 class HashBatchResult(BaseModel):
     added: int
-    reactivated: int
+    reactivated: int = Field(description="Withdrawn or deleted hashes made active again.")
+    updated: int = Field(description="Active hashes whose quality or provenance changed.")
     unchanged: int
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.hashing import MediaHasher
 from app.live_index import LiveIndex
 from app.metrics import Metrics
 from app.verdict_log import VerdictRecorder
@@ -26,5 +26,4 @@ class AppState:
     live: LiveIndex
     recorder: VerdictRecorder
     metrics: Metrics
-    #: Bounds how many uploads are decoded at once, and so the memory media can take.
-    media_slots: asyncio.Semaphore
+    hasher: MediaHasher

@@ -53,7 +53,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, verdict_log="all", log_json=False)
+    # Media is hashed in threads here; test_hashing.py covers the worker processes.
+    return Settings(database_url=database_url, verdict_log="all", log_json=False, hash_processes=0)
 
 
 @pytest.fixture

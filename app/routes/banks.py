@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import BanksReadKey, BanksWriteKey, SessionDep, StateDep
 from app.errors import InvalidInput
-from app.matching import hash_files, parse_items
+from app.matching import parse_items, parse_signal
 from app.models import Bank
 from app.policy import Action
 from app.routes.matching import MULTIPART_BODY
@@ -164,7 +164,10 @@ def add_hashes(
     ]
     result = store_hashes(state, session, name, items, body.source)
     return HashBatchResult(
-        added=result.added, reactivated=result.reactivated, unchanged=result.unchanged
+        added=result.added,
+        reactivated=result.reactivated,
+        updated=result.updated,
+        unchanged=result.unchanged,
     )
 
 
@@ -205,8 +208,7 @@ async def add_media(
     external_id = upload.fields.get("external_id")
     case_ref = upload.fields.get("case_ref")
     del upload
-    async with state.media_slots:
-        hashed = await run_in_threadpool(hash_files, state.registry, files, state.settings.limits)
+    hashed = await state.hasher.hash_files(files)
     del files
     items, reports = [], []
     for filename, signals in zip(names, hashed, strict=True):
@@ -215,8 +217,7 @@ async def add_media(
             computed = ComputedHash(
                 signal_type=signal.signal_type, value=signal.value, quality=signal.quality
             )
-            signal_type = state.registry.get(signal.signal_type)
-            if signal_type.is_degenerate(signal_type.parse(signal.value), signal.quality):
+            if parse_signal(state.registry, signal).degenerate:
                 report.skipped.append(computed)
                 continue
             report.hashes.append(computed)
@@ -228,6 +229,7 @@ async def add_media(
     return BankMediaResult(
         added=result.added,
         reactivated=result.reactivated,
+        updated=result.updated,
         unchanged=result.unchanged,
         files=reports,
     )

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from app.auth import Principal
 from app.deps import MatchKey, StateDep
 from app.errors import InvalidInput
-from app.matching import hash_files, match_subjects, parse_items, parse_signal
+from app.matching import match_subjects, parse_items, parse_signal
 from app.policy import Verdict
 from app.schemas import MatchItem, MatchRequest, MatchResponse, MediaMatchResponse
 from app.state import AppState
@@ -134,19 +134,20 @@ async def match_media(request: Request, state: StateDep, principal: MatchKey) ->
     upload = await read_media(request, state.settings)
     files = [(f.filename, f.data) for f in upload.files]
     del upload
-    # Decoding holds a full-size frame in memory: at most `hash_concurrency` at once.
-    async with state.media_slots:
-        results = await run_in_threadpool(match_files, state, principal, files)
+    hashed = await state.hasher.hash_files(files)
+    names = [name for name, _ in files]
+    del files  # the media is not needed past hashing
+    results = await run_in_threadpool(judge_files, state, principal, names, hashed)
     return JSONResponse({"results": results})
 
 
-def match_files(
-    state: AppState, principal: Principal, files: list[tuple[str | None, bytes]]
+def judge_files(
+    state: AppState,
+    principal: Principal,
+    names: list[str | None],
+    hashed: list[list[Signal]],
 ) -> list[dict[str, Any]]:
-    """Hash files in memory, look the hashes up, and judge each file."""
-    hashed = hash_files(state.registry, files, state.settings.limits)
-    names = [name for name, _ in files]
-    files.clear()  # the media is not needed past hashing
+    """Look up each file's hashes and judge it."""
     subjects = [[parse_signal(state.registry, s) for s in signals] for signals in hashed]
     verdicts = match_subjects(state.live, subjects)
     results = results_for(

@@ -35,6 +35,7 @@ class AddResult:
 
     added: int = 0
     reactivated: int = 0
+    updated: int = 0  # active hashes whose quality or provenance changed
     unchanged: int = 0
     to_index: list[StoredHash] = field(default_factory=list)
 
@@ -102,7 +103,7 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
         if record.status != "active":
             result.reactivated += 1
         else:
-            result.unchanged += 1
+            result.updated += 1
         record.status = "active"
         record.updated_at = now
         result.to_index.append(

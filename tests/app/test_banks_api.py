@@ -27,9 +27,12 @@ def test_bank_lifecycle(client: TestClient, keys: dict[str, str]) -> None:
 
     items = [{"signal_type": "pdq", "value": random_pdq(i)} for i in range(5)]
     first = client.post("/v1/banks/ncii/hashes", json={"items": items}, headers=admin).json()
-    assert first == {"added": 5, "reactivated": 0, "unchanged": 0}
+    assert first == {"added": 5, "reactivated": 0, "updated": 0, "unchanged": 0}
     again = client.post("/v1/banks/ncii/hashes", json={"items": items}, headers=admin).json()
-    assert again == {"added": 0, "reactivated": 0, "unchanged": 5}
+    assert again == {"added": 0, "reactivated": 0, "updated": 0, "unchanged": 5}
+    items[0]["external_id"] = "case-1"
+    changed = client.post("/v1/banks/ncii/hashes", json={"items": items}, headers=admin).json()
+    assert changed == {"added": 0, "reactivated": 0, "updated": 1, "unchanged": 4}
     assert client.get("/v1/banks/ncii", headers=admin).json()["hash_count"] == 5
 
     updated = client.patch(
@@ -48,7 +51,7 @@ def test_bank_lifecycle(client: TestClient, keys: dict[str, str]) -> None:
     assert client.delete("/v1/banks/ncii", headers=admin).status_code == 204
     assert client.get("/v1/banks/ncii", headers=admin).status_code == 404
     match = client.post(
-        "/v1/match", json={"items": items[:1]}, headers=bearer(keys["match"])
+        "/v1/match", json={"items": items[1:2]}, headers=bearer(keys["match"])
     ).json()
     assert match["results"][0]["verdict"] == "allow"
 

@@ -64,10 +64,10 @@ def test_banks_and_import_with_rejects(run, tmp_path: Path) -> None:  # type: ig
     assert "hashes.csv:3: rejected: pdq value must be 64 hex characters" in output
     assert "hashes.csv:5: rejected: unknown signal type 'bogus'" in output
     assert "hashes.csv:6: rejected: degenerate hash" in output
-    assert "2 added, 0 reactivated, 0 unchanged, 3 rejected" in output
+    assert "2 added, 0 reactivated, 0 updated, 0 unchanged, 3 rejected" in output
     # Importing the same file again changes nothing.
     output = run("hashes", "import", str(csv_file), "--bank", "ncii", code=3)
-    assert "0 added, 0 reactivated, 2 unchanged, 3 rejected" in output
+    assert "0 added, 0 reactivated, 0 updated, 2 unchanged, 3 rejected" in output
 
     jsonl = tmp_path / "more.jsonl"
     jsonl.write_text(

@@ -169,7 +169,7 @@ def test_exact_signal_types(client: TestClient, keys: dict[str, str]) -> None:
         json={"items": [{"signal_type": "md5", "value": md5}]},
         headers=bearer(keys["all"]),
     )
-    assert response.json() == {"added": 1, "reactivated": 0, "unchanged": 0}
+    assert response.json() == {"added": 1, "reactivated": 0, "updated": 0, "unchanged": 0}
     near = md5[:-1] + "7"
     response = client.post(
         "/v1/match",

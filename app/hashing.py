@@ -1,0 +1,71 @@
+"""Hashing uploads off the event loop: in worker processes, or in threads.
+
+pdqhash holds the GIL while it runs (about 14 ms for a 1024x768 image), so threads
+cannot hash two images at once; worker processes can, one per core. The bytes reach a
+worker through a pipe, in memory: nothing is written to disk. `processes=0` hashes in
+the server's own threads (no extra processes, for small deployments and most tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from fastapi.concurrency import run_in_threadpool
+
+from app.errors import from_matcher_error
+from matcher.decode import Limits
+from matcher.errors import MatcherError
+from matcher.media import hash_file
+from matcher.signals import Registry, Signal
+
+
+class MediaHasher:
+    """Hashes files with every applicable signal type, at most `concurrency` at once."""
+
+    def __init__(self, registry: Registry, limits: Limits, processes: int, concurrency: int):
+        self.registry = registry
+        self.limits = limits
+        self.processes = processes
+        # Each file being decoded holds its pixels in memory: this bounds how many do.
+        self._slots = asyncio.Semaphore(concurrency)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # Started on first use, with spawn: forking a threaded server is unsafe.
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
+    async def _hash_one(self, data: bytes) -> list[Signal]:
+        async with self._slots:
+            if self.processes:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(
+                    self._executor(), hash_file, data, self.registry, self.limits
+                )
+            return await run_in_threadpool(hash_file, data, self.registry, self.limits)
+
+    async def hash_files(self, files: Sequence[tuple[str | None, bytes]]) -> list[list[Signal]]:
+        """The signals of each file, in order; a bad file raises an error naming it."""
+        results = await asyncio.gather(
+            *(self._hash_one(data) for _, data in files), return_exceptions=True
+        )
+        hashed = []
+        for position, ((filename, _), result) in enumerate(zip(files, results, strict=True)):
+            if isinstance(result, MatcherError):
+                raise from_matcher_error(result, f"/file/{position}", filename)
+            if isinstance(result, BaseException):
+                raise result
+            hashed.append(result)
+        return hashed
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

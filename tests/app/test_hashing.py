@@ -1,0 +1,40 @@
+"""Media hashed in worker processes gives the same hashes and errors as in threads."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.errors import InvalidInput, UnsupportedMediaType
+from app.hashing import MediaHasher
+from matcher.decode import Limits
+from matcher.media import hash_file
+from matcher.signals import default_registry
+from tests.factories import photo
+
+
+@pytest.fixture(scope="module")
+def hasher():  # type: ignore[no-untyped-def]
+    hasher = MediaHasher(default_registry(), Limits(), processes=2, concurrency=2)
+    yield hasher
+    hasher.close()
+
+
+def test_processes_hash_like_the_server_would(hasher: MediaHasher) -> None:
+    files = [("a.jpg", photo(1)), ("b.png", photo(2, ".png")), ("c.jpg", photo(3))]
+    got = asyncio.run(hasher.hash_files(files))
+    want = [hash_file(data, default_registry(), Limits()) for _, data in files]
+    assert got == want
+
+
+def test_errors_name_the_file(hasher: MediaHasher) -> None:
+    files = [("good.jpg", photo(1)), ("bad.bin", b"not an image at all")]
+    with pytest.raises(UnsupportedMediaType) as caught:
+        asyncio.run(hasher.hash_files(files))
+    assert caught.value.errors == [
+        {"pointer": "/file/1", "detail": caught.value.errors[0]["detail"]}
+    ]
+    assert "(bad.bin)" in caught.value.detail
+    with pytest.raises(InvalidInput, match="truncated"):
+        asyncio.run(hasher.hash_files([("t.jpg", photo(4)[:3000])]))
