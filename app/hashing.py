@@ -22,6 +22,11 @@ from matcher.media import hash_file
 from matcher.signals import Registry, Signal
 
 
+def warm_up() -> None:
+    """Run in each worker at start-up, so the first upload does not pay for the imports."""
+    import matcher.media  # noqa: F401
+
+
 class MediaHasher:
     """Hashes files with every applicable signal type, at most `concurrency` at once."""
 
@@ -33,12 +38,19 @@ class MediaHasher:
         self._slots = asyncio.Semaphore(concurrency)
         self._pool: ProcessPoolExecutor | None = None
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            # Started on first use, with spawn: forking a threaded server is unsafe.
+    def start(self) -> None:
+        """Start the worker processes and wait until each has loaded the hashers."""
+        if self.processes and self._pool is None:
+            # Spawned, not forked: forking a threaded server is unsafe.
             self._pool = ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("spawn")
             )
+            for future in [self._pool.submit(warm_up) for _ in range(self.processes)]:
+                future.result()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        self.start()
+        assert self._pool is not None
         return self._pool
 
     async def _hash_one(self, data: bytes) -> list[Signal]:

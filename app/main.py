@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = build_state(settings, metrics)
         app.state.hashwall = state
         await run_in_threadpool(load_index, state)
+        await run_in_threadpool(state.hasher.start)
         state.recorder.start()
         try:
             yield

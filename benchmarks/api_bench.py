@@ -11,6 +11,7 @@ full wallpaper size. The load generator shares the machine's cores with the serv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -57,6 +58,16 @@ def near(codes: np.ndarray, bits: int, seed: int) -> np.ndarray:
     for row in unpacked:
         row[rng.choice(256, bits, replace=False)] ^= 1
     return np.packbits(unpacked, axis=1)
+
+
+def children_rss_mib(pid: int) -> float:
+    """Resident memory of a process's children (the media hashing workers), MiB."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                total += rss_mib(int(child))[0]
+    return total
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
@@ -142,6 +153,8 @@ def media_rate(base: str, key: str, images: list[bytes], clients: int, rounds: i
                 r = client.post("/v1/match/media", files=[("file", ("x.jpg", data, "image/jpeg"))])
                 r.raise_for_status()
 
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:  # warm-up
+        client.post("/v1/match/media", files=[("file", ("x.jpg", images[0], "image/jpeg"))])
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(uploader) for _ in range(clients)]:
@@ -246,6 +259,7 @@ def main() -> None:
     media_small = media_rate(server.base, key, small, 4, 2 * len(small))
     media_full = media_rate(server.base, key, full, 4, len(full))
     rss_end, rss_peak = rss_mib(server.process.pid)
+    workers = children_rss_mib(server.process.pid)
     server.stop()
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -262,6 +276,7 @@ def main() -> None:
          "4 clients", f"{media_full:.1f} images/s", "", ""],
         ["server memory (RSS) after load / at end / peak",
          f"{rss_loaded:.0f} / {rss_end:.0f} / {rss_peak:.0f} MiB", "", ""],
+        ["media hashing worker processes (RSS, all)", f"{workers:.0f} MiB", "", ""],
     ]  # fmt: skip
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     report = (
