@@ -18,9 +18,6 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            # Hash values are random, so inserts land all over the unique index: a 64 MiB
-            # page cache (the default is 2 MiB) keeps a million-hash bank's index in memory.
-            cursor.execute("PRAGMA cache_size=-65536")
             cursor.close()
 
         return engine
