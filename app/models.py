@@ -69,7 +69,10 @@ class HashRecord(Base):
 
     __tablename__ = "hashes"
     __table_args__ = (
-        UniqueConstraint("bank_id", "signal_type", "value", name="uq_hashes_bank_signal_value"),
+        # Value first: batch upserts look hashes up by `value IN (...)`, and a leading value
+        # column keeps that an index lookup whatever the planner's statistics say (with
+        # bank first, PostgreSQL with stale statistics scanned the whole bank per batch).
+        UniqueConstraint("value", "signal_type", "bank_id", name="uq_hashes_value_signal_bank"),
         Index("ix_hashes_status_signal", "status", "signal_type"),
     )
 

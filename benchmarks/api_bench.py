@@ -31,6 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.policy import DEFAULT_THRESHOLDS
 from benchmarks.common import PHOTO_DIRS, RESULTS, image_files, table, write_section
 
 WRK_SCRIPT = """
@@ -109,18 +110,29 @@ class Server:
         self.log.close()
 
 
-def run_wrk(base: str, key: str, bodies: list[str], workdir: Path, duration: float,
-            connections: int) -> dict[str, float]:  # fmt: skip
+def run_wrk(
+    base: str, key: str, bodies: list[str], workdir: Path, duration: float, connections: int
+) -> dict[str, float]:
     """Drive POST /v1/match with wrk; return requests/s and latency percentiles (ms)."""
     body_file = workdir / f"bodies-{len(bodies[0])}.txt"
     body_file.write_text("\n".join(bodies) + "\n")
     script = workdir / "match.lua"
     script.write_text(WRK_SCRIPT % {"bodies": body_file, "key": key})
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{max(1, int(duration))}s", "--latency",
-         "-s", str(script), base],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{max(1, int(duration))}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
     def latency(label: str) -> float:
@@ -187,6 +199,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--index-backend", choices=["flat", "mih"], default="flat")
+    parser.add_argument(
+        "--pdq-review",
+        type=int,
+        default=None,
+        help="the bank's pdq review distance (default: the policy's); 31 means no review band",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -214,8 +232,10 @@ def main() -> None:
 
     server = Server(env, args.port, log)
     headers = {"Authorization": f"Bearer {key}"}
-    httpx.post(server.base + "/v1/banks", json={"name": "bench", "action": "block"},
-               headers=headers).raise_for_status()  # fmt: skip
+    bank: dict[str, object] = {"name": "bench", "action": "block"}
+    if args.pdq_review is not None:
+        bank["thresholds"] = {"pdq": {"match": min(31, args.pdq_review), "review": args.pdq_review}}
+    httpx.post(server.base + "/v1/banks", json=bank, headers=headers).raise_for_status()
     codes = random_codes(args.bank_size, 1)
     batches = [
         json.dumps({"items": [{"signal_type": "pdq", "value": c.tobytes().hex()} for c in chunk]})
@@ -224,8 +244,9 @@ def main() -> None:
 
     def post_batch(body: str) -> None:
         with httpx.Client(base_url=server.base, headers=headers, timeout=120) as client:
-            r = client.post("/v1/banks/bench/hashes", content=body,
-                            headers={"Content-Type": "application/json"})  # fmt: skip
+            r = client.post(
+                "/v1/banks/bench/hashes", content=body, headers={"Content-Type": "application/json"}
+            )
             r.raise_for_status()
 
     start = time.perf_counter()
@@ -247,10 +268,16 @@ def main() -> None:
     ]
     queries = np.concatenate([hits, misses])
     hundreds = [
-        json.dumps({"items": [{"signal_type": "pdq", "value": c.tobytes().hex()}
-                              for c in queries[np.random.default_rng(i).choice(1000, 100)]]})
+        json.dumps(
+            {
+                "items": [
+                    {"signal_type": "pdq", "value": c.tobytes().hex()}
+                    for c in queries[np.random.default_rng(i).choice(1000, 100)]
+                ]
+            }
+        )
         for i in range(50)
-    ]  # fmt: skip
+    ]
     single = run_wrk(server.base, pipeline, singles, workdir, args.duration, 16)
     batch = run_wrk(server.base, pipeline, hundreds, workdir, args.duration, 16)
 
@@ -268,22 +295,39 @@ def main() -> None:
     rows = [
         ["batch adds (1,000 per request, 2 clients)", f"{add_rate:,.0f} hashes/s", "", ""],
         [f"start-up to ready, {args.bank_size:,} hashes loaded", f"{ready:.1f} s", "", ""],
-        ["single-hash lookups, 16 connections", f"{single['rps']:,.0f} requests/s",
-         f"{single['p50']:.2f}", f"{single['p99']:.2f}"],
-        ["100-hash batches, 16 connections",
-         f"{batch['rps'] * 100:,.0f} hashes/s ({batch['rps']:,.0f} requests/s)",
-         f"{batch['p50']:.2f}", f"{batch['p99']:.2f}"],
+        [
+            "single-hash lookups, 16 connections",
+            f"{single['rps']:,.0f} requests/s",
+            f"{single['p50']:.2f}",
+            f"{single['p99']:.2f}",
+        ],
+        [
+            "100-hash batches, 16 connections",
+            f"{batch['rps'] * 100:,.0f} hashes/s ({batch['rps']:,.0f} requests/s)",
+            f"{batch['p50']:.2f}",
+            f"{batch['p99']:.2f}",
+        ],
         ["/v1/match/media at 1024x768, 4 clients", f"{media_small:.1f} images/s", "", ""],
-        [f"/v1/match/media at full size (median {full_sizes[len(full_sizes) // 2]} px), "
-         "4 clients", f"{media_full:.1f} images/s", "", ""],
-        ["server memory (RSS) after load / at end / peak",
-         f"{rss_loaded:.0f} / {rss_end:.0f} / {rss_peak:.0f} MiB", "", ""],
+        [
+            f"/v1/match/media at full size (median {full_sizes[len(full_sizes) // 2]} px), "
+            "4 clients",
+            f"{media_full:.1f} images/s",
+            "",
+            "",
+        ],
+        [
+            "server memory (RSS) after load / at end / peak",
+            f"{rss_loaded:.0f} / {rss_end:.0f} / {rss_peak:.0f} MiB",
+            "",
+            "",
+        ],
         ["media hashing worker processes (RSS, all)", f"{workers:.0f} MiB", "", ""],
-    ]  # fmt: skip
+    ]
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    review = args.pdq_review if args.pdq_review is not None else DEFAULT_THRESHOLDS["pdq"].review
     report = (
         f"## HTTP API: a {args.bank_size:,}-hash pdq bank on {db}, "
-        f"`{args.index_backend}` index\n\n"
+        f"`{args.index_backend}` index, pdq review band to {review}\n\n"
         "One `hashwall serve` process (uvicorn), wrk on the same 2 cores, random pdq bank "
         "hashes; lookups (with a `match` key, as an upload pipeline holds) are half near-copies "
         "of bank hashes (8 bits flipped), half misses. "
@@ -291,7 +335,7 @@ def main() -> None:
         + table(["measure", "result", "p50 ms", "p99 ms"], rows)
     )
     print(report)
-    write_section(f"api_bench_{db.lower()}_{args.index_backend}", report, args.results)
+    write_section(f"api_bench_{db.lower()}_{args.index_backend}_{review}", report, args.results)
 
 
 if __name__ == "__main__":

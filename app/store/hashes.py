@@ -7,7 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
@@ -62,6 +64,26 @@ def _existing(
     return found
 
 
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Insert the rows that are not in the bank yet; return the new ids by key.
+
+    `ON CONFLICT DO NOTHING` lets the unique index decide what is new, so a bulk load of
+    new hashes never reads the table first.
+    """
+    dialect = session.get_bind().dialect.name
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert_(HashRecord)
+        .on_conflict_do_nothing(index_elements=["value", "signal_type", "bank_id"])
+        .returning(HashRecord.id, HashRecord.signal_type, HashRecord.value)
+    )
+    inserted: dict[tuple[str, str], int] = {}
+    for start in range(0, len(rows), LOOKUP_CHUNK):
+        result = session.execute(statement, rows[start : start + LOOKUP_CHUNK])
+        inserted.update({(st, value): hash_id for hash_id, st, value in result})
+    return inserted
+
+
 def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: str) -> AddResult:
     """Upsert hashes into a bank: adding the same batch twice changes nothing.
 
@@ -69,28 +91,31 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
     provenance fields of an existing hash are updated when the new batch gives them.
     """
     latest = {(item.signal_type, item.value): item for item in items}
-    existing = _existing(session, bank.id, list(latest))
     result = AddResult()
     now = utcnow()
-    new_rows: list[dict[str, Any]] = []
-    for key, item in latest.items():
-        record = existing.get(key)
-        if record is None:
-            new_rows.append(
-                {
-                    "bank_id": bank.id,
-                    "signal_type": item.signal_type,
-                    "value": item.value,
-                    "quality": item.quality,
-                    "status": "active",
-                    "source": source,
-                    "external_id": item.external_id,
-                    "case_ref": item.case_ref,
-                    "first_seen": now,
-                    "updated_at": now,
-                }
-            )
-            continue
+    rows = [
+        {
+            "bank_id": bank.id,
+            "signal_type": item.signal_type,
+            "value": item.value,
+            "quality": item.quality,
+            "status": "active",
+            "source": source,
+            "external_id": item.external_id,
+            "case_ref": item.case_ref,
+            "first_seen": now,
+            "updated_at": now,
+        }
+        for item in latest.values()
+    ]
+    inserted = _insert_new(session, rows) if rows else {}
+    result.added = len(inserted)
+    result.to_index.extend(
+        StoredHash(inserted[key], bank.id, key[0], key[1], latest[key].quality) for key in inserted
+    )
+    existing = _existing(session, bank.id, [key for key in latest if key not in inserted])
+    for key, record in existing.items():
+        item = latest[key]
         changed = record.status != "active"
         for attr in ("quality", "external_id", "case_ref"):
             value = getattr(item, attr)
@@ -108,16 +133,6 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
         record.updated_at = now
         result.to_index.append(
             StoredHash(record.id, bank.id, record.signal_type, record.value, record.quality)
-        )
-    if new_rows:
-        ids = session.scalars(
-            insert(HashRecord).returning(HashRecord.id, sort_by_parameter_order=True),
-            new_rows,
-        ).all()
-        result.added = len(ids)
-        result.to_index.extend(
-            StoredHash(hash_id, bank.id, row["signal_type"], row["value"], row["quality"])
-            for hash_id, row in zip(ids, new_rows, strict=True)
         )
     session.flush()
     return result

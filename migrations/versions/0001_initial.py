@@ -73,7 +73,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["bank_id"], ["banks.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("bank_id", "signal_type", "value", name="uq_hashes_bank_signal_value"),
+        sa.UniqueConstraint("value", "signal_type", "bank_id", name="uq_hashes_value_signal_bank"),
     )
     with op.batch_alter_table("hashes", schema=None) as batch_op:
         batch_op.create_index("ix_hashes_status_signal", ["status", "signal_type"], unique=False)
