@@ -37,12 +37,14 @@ bench-setup: install
 bench: bench-setup
 	$(BIN)/python benchmarks/hash_bench.py
 	$(BIN)/python benchmarks/threshold_bench.py
+	$(BIN)/python benchmarks/index_bench.py
 	$(BIN)/python benchmarks/api_bench.py
 
 # Every benchmark at a tiny size, so none can rot; figures go to a scratch file.
 bench-smoke: bench-setup
 	$(BIN)/python benchmarks/hash_bench.py --limit 4 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/threshold_bench.py --photos 6 --clipart 40 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/index_bench.py --n 5000 --queries 100 --recall-queries 20 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --results $(SMOKE_RESULTS)
 
 clean:
