@@ -10,7 +10,7 @@ The rules, in order:
 5. ...except that a match within an enabled allow bank's `match` distance overrides it
    all to `allow`: allow banks list known false positives.
 
-Why pdq 31/47 (benchmarks/RESULTS.md, "pdq thresholds"): on real photos re-encoded,
+Why pdq 31/47 (benchmarks/RESULTS.md, "Thresholds"): on real photos re-encoded,
 resized, blurred, gamma-shifted, noised or made grey, 92-99% of copies stay within 31
 bits of the original (the industry's confident threshold) and 97-99% within 47, the
 most any wider bound recovers. Among 4.9 million pairs of distinct images of quality
