@@ -1,7 +1,11 @@
 # hashwall: slim, non-root, healthy when /healthz answers.
 FROM python:3.11-slim AS build
+# A C compiler for the multi-index hashing kernels (index/_mih.c); not in the final image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY app ./app
 COPY matcher ./matcher
 COPY index ./index
