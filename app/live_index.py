@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.models import Bank, HashRecord
 from app.policy import Action, BankPolicy, Candidate, Thresholds
 from index import ExactIndex, FlatIndex, HashIndex, codes_from_bytes
+from index.base import grow_to_fit
 from matcher.signals import Registry
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,8 @@ class Catalogue:
         if not len(ids):
             return
         with self._lock:
-            needed = int(ids.max()) + 1
-            if needed > len(self._bank):
-                size = max(needed, 2 * len(self._bank))
-                self._bank = np.resize(self._bank, size)
-                self._quality = np.resize(self._quality, size)
+            self._bank = grow_to_fit(self._bank, ids, 0)
+            self._quality = grow_to_fit(self._quality, ids, NO_QUALITY)
             self._bank[ids] = banks
             self._quality[ids] = qualities
 

@@ -68,6 +68,16 @@ def codes_from_bytes(values: Sequence[bytes], code_bytes: int) -> np.ndarray:
     return array.reshape(len(values), code_bytes)
 
 
+def grow_to_fit(array: np.ndarray, ids: np.ndarray, fill: object) -> np.ndarray:
+    """`array`, indexed by id, grown by doubling to hold every id in `ids`; new slots `fill`."""
+    needed = int(ids.max()) + 1 if len(ids) else 0
+    if needed <= len(array):
+        return array
+    grown = np.full(max(needed, 2 * len(array)), fill, dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown
+
+
 def check_batch(
     ids: np.ndarray, codes: np.ndarray, code_bytes: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from typing import Any, Self
 import faiss
 import numpy as np
 
-from index.base import Hits, RWLock, check_batch, check_queries, sort_hits
+from index.base import Hits, RWLock, check_batch, check_queries, grow_to_fit, sort_hits
 
 
 class FlatIndex:
@@ -33,10 +33,8 @@ class FlatIndex:
             self._mark(faiss.vector_to_array(_index.id_map).astype(np.int64), True)
 
     def _mark(self, ids: np.ndarray, present: bool) -> None:
-        if present and len(ids) and ids.max() >= len(self._present):
-            grown = np.zeros(max(int(ids.max()) + 1, 2 * len(self._present)), dtype=bool)
-            grown[: len(self._present)] = self._present
-            self._present = grown
+        if present:
+            self._present = grow_to_fit(self._present, ids, False)
         self._present[ids] = present
 
     def _which_present(self, ids: np.ndarray) -> np.ndarray:

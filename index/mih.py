@@ -23,7 +23,7 @@ from typing import Self
 import numpy as np
 
 import index._mih as _mih
-from index.base import Hits, RWLock, check_batch, check_queries, sort_hits
+from index.base import Hits, RWLock, check_batch, check_queries, grow_to_fit, sort_hits
 
 SUB_BITS = 16
 KEYS = 1 << SUB_BITS
@@ -83,10 +83,7 @@ class MIHIndex:
             self._codes[start:end] = codes
             self._ids[start:end] = ids
             self._alive[start:end] = 1
-            if ids.max() >= len(self._slot_of):
-                grown = np.full(max(int(ids.max()) + 1, 2 * len(self._slot_of)), NO_SLOT, np.int32)
-                grown[: len(self._slot_of)] = self._slot_of
-                self._slot_of = grown
+            self._slot_of = grow_to_fit(self._slot_of, ids, NO_SLOT)
             self._slot_of[ids] = np.arange(start, end, dtype=np.int32)
             self._size, self._live = end, self._live + len(ids)
             if self._size - self._built > max(self.min_tail, int(self._size * TAIL_SHARE)):
