@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from app.matching import parse_signal
+from app.matching import DEGENERATE_DETAIL, parse_signal
 from app.store.hashes import NewHash
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
@@ -88,7 +88,7 @@ def read_records(
                 raise MatcherError("quality must be between 0 and 100")
             query = parse_signal(registry, Signal(str(name), str(raw["value"]), quality_value))
             if query.degenerate:
-                raise MatcherError("degenerate hash: it would match countless images")
+                raise MatcherError(DEGENERATE_DETAIL)
         except (MatcherError, ValueError) as error:
             yield number, Reject(number, str(error))
             continue
@@ -98,7 +98,7 @@ def read_records(
             number,
             NewHash(
                 query.signal_type,
-                registry.get(query.signal_type).format(query.code),
+                query.value,
                 quality_value,
                 str(external_id) if external_id is not None else None,
                 str(case_ref) if case_ref is not None else None,

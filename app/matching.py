@@ -22,8 +22,13 @@ class Query:
 
     signal_type: str
     code: bytes
+    value: str  # the canonical text form of `code`
     quality: int | None
     degenerate: bool
+
+
+#: Why a degenerate hash is refused at ingest.
+DEGENERATE_DETAIL = "degenerate hash: it would match countless images"
 
 
 def parse_signal(registry: Registry, signal: Signal) -> Query:
@@ -31,7 +36,11 @@ def parse_signal(registry: Registry, signal: Signal) -> Query:
     signal_type = registry.get(signal.signal_type)
     code = signal_type.parse(signal.value)
     return Query(
-        signal.signal_type, code, signal.quality, signal_type.is_degenerate(code, signal.quality)
+        signal.signal_type,
+        code,
+        signal_type.format(code),
+        signal.quality,
+        signal_type.is_degenerate(code, signal.quality),
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.deps import BanksReadKey, BanksWriteKey, SessionDep, StateDep
 from app.errors import InvalidInput
-from app.matching import parse_items, parse_signal
+from app.matching import DEGENERATE_DETAIL, parse_items, parse_signal
 from app.models import Bank
 from app.policy import Action
 from app.routes.matching import MULTIPART_BODY
@@ -146,7 +146,7 @@ def add_hashes(
         state.registry, [Signal(i.signal_type, i.value, i.quality) for i in body.items]
     )
     degenerate = [
-        {"pointer": f"/items/{n}", "detail": "degenerate hash: it would match countless images"}
+        {"pointer": f"/items/{n}", "detail": DEGENERATE_DETAIL}
         for n, q in enumerate(queries)
         if q.degenerate
     ]
@@ -155,7 +155,7 @@ def add_hashes(
     items = [
         NewHash(
             q.signal_type,
-            state.registry.get(q.signal_type).format(q.code),
+            q.value,
             i.quality,
             i.external_id,
             i.case_ref,
@@ -182,10 +182,9 @@ def remove_hash(
 ) -> HashRemoved:
     """Remove a hash from a bank; it stops matching on the very next request."""
     (query,) = parse_items(state.registry, [Signal(signal_type, value)], pointer="/path")
-    canonical = state.registry.get(signal_type).format(query.code)
     with session.begin():
         record = hash_store.remove_hash(
-            session, bank_store.get_bank(session, name), signal_type, canonical
+            session, bank_store.get_bank(session, name), signal_type, query.value
         )
     state.live.remove(signal_type, [record.id])
     return HashRemoved(
