@@ -46,9 +46,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Worker processes that hash media (pdqhash holds the GIL); 0: threads.",
     )
-    index_backend: Literal["flat", "mih"] = Field(
-        default="flat",
-        description="pdq/phash index: faiss flat scan, or multi-index hashing (exact both).",
+    index_backend: Literal["mih", "flat"] = Field(
+        default="mih",
+        description="pdq/phash index: multi-index hashing, or a faiss flat scan (exact both).",
     )
     faiss_threads: int = Field(
         default=1,

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Bank, HashRecord
-from app.policy import Action, BankPolicy, Candidate, Thresholds
-from index import ExactIndex, FlatIndex, HashIndex, codes_from_bytes
+from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy, Candidate, Thresholds
+from index import ExactIndex, HashIndex, MIHIndex, codes_from_bytes
 from index.base import grow_to_fit
 from matcher.signals import Registry
 
@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 
 LOAD_CHUNK = 50_000
 NO_QUALITY = -1
+
+#: Makes the index of a perceptual signal from its code width and the radius it is
+#: searched at most often (None: the backend's default).
+PerceptualIndexFactory = Callable[[int, int | None], HashIndex]
+
+
+def default_radius(signal_type: str) -> int | None:
+    """The widest distance the default policy searches a signal type at."""
+    thresholds = DEFAULT_THRESHOLDS.get(signal_type)
+    return thresholds.review if thresholds else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +93,17 @@ class LiveIndex:
     """Indexes, catalogue and bank policies for every signal type of a registry."""
 
     def __init__(
-        self, registry: Registry, perceptual_index: Callable[[int], HashIndex] = FlatIndex
+        self, registry: Registry, perceptual_index: PerceptualIndexFactory = MIHIndex
     ) -> None:
         self.registry = registry
+        # A perceptual index is laid out for the radius searched most: the signal's widest
+        # default distance (banks may set others; every radius stays exact).
         self.indexes: dict[str, HashIndex] = {
-            t.name: (perceptual_index if t.perceptual else ExactIndex)(t.code_bytes)
+            t.name: (
+                perceptual_index(t.code_bytes, default_radius(t.name))
+                if t.perceptual
+                else ExactIndex(t.code_bytes)
+            )
             for t in registry
         }
         self.catalogue = Catalogue()

@@ -7,7 +7,7 @@ Nothing connects or loads at import time; `hashwall serve` and the tests call
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import faiss
@@ -19,19 +19,22 @@ from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
 from app.hashing import MediaHasher
-from app.live_index import LiveIndex
+from app.live_index import LiveIndex, PerceptualIndexFactory
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
 from app.routes import banks, health, matching
 from app.state import AppState
 from app.verdict_log import VerdictRecorder
-from index import FlatIndex, HashIndex, MIHIndex
+from index import FlatIndex, MIHIndex
 from matcher.signals import default_registry
 
 log = logging.getLogger(__name__)
 
 #: Backends for pdq and phash, by the name `HASHWALL_INDEX_BACKEND` takes.
-PERCEPTUAL_INDEXES: dict[str, Callable[[int], HashIndex]] = {"flat": FlatIndex, "mih": MIHIndex}
+PERCEPTUAL_INDEXES: dict[str, PerceptualIndexFactory] = {
+    "flat": lambda code_bytes, radius: FlatIndex(code_bytes),
+    "mih": MIHIndex,
+}
 
 DESCRIPTION = """
 hashwall answers **block**, **review** or **allow** for hashes or media an upload

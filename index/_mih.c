@@ -1,24 +1,38 @@
 /*
  * Kernels of the multi-index hashing backend (index/mih.py).
  *
- * A code of B bits is cut into m = B/16 substrings of 16 bits. Each table maps a
- * substring value to the slots holding it (counting-sorted: offsets[65537], order[n]).
- * By the pigeonhole principle, a code within r bits of the query has some substring
- * within s = r/m bits of the query's, so probing every key within s of each query
- * substring finds every candidate; each is then checked on the whole code. A candidate
- * found through table i is skipped when an earlier table would have found it too, so
- * every hit is reported once without shared scratch memory (searches run in parallel).
+ * A code of B bits is cut into m substrings of near-equal width (chosen in Python from
+ * the index size and the expected radius). Each table lists the slots sorted by their
+ * substring value; an entry is a uint32 packing the slot in its low `slot_bits` bits and
+ * the substring's low `low_bits` bits above them, and `offsets` points at the start of
+ * each bucket of the remaining high bits. Keeping the low bits in the entry, where a slot
+ * leaves them spare, shrinks the offsets to about one per eight codes instead of one per
+ * possible value: 4.5 bytes per code and table at any width.
  *
- * Arguments are buffers (numpy arrays) passed from Python; the GIL is released while
- * the kernels run. The caller holds the index's read (search) or write (build) lock.
+ * Probing uses the refined pigeonhole principle (Norouzi et al.): with r = q*m + a, a
+ * code within r bits of the query has one of the first a+1 substrings within q bits of
+ * the query's, or one of the others within q-1; else the distances would sum to at least
+ * (a+1)(q+1) + (m-a-1)q = r+1. So table t is probed at radius q or q-1 (or not at all).
+ * A candidate found through table t is skipped when an earlier table would have found it,
+ * so every hit is reported once without shared scratch memory (searches run in parallel).
+ *
+ * Buckets and candidates are random memory accesses: the kernel runs them through short
+ * software pipelines that prefetch each access well before it is needed, so many cache
+ * misses are in flight at once instead of one after another.
+ *
+ * Arguments are buffers (numpy arrays) passed from Python; the GIL is released while the
+ * kernels run. The caller holds the index's read lock (search) or owns the arrays (build).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define SUB_BITS 16
-#define KEYS (1u << SUB_BITS)
+#define MAX_TABLES 64
+#define MAX_WIDTH 26
+#define RING 32 /* a power of two, over 2 * AHEAD */
+#define AHEAD 8
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("popcnt", "default")))
@@ -26,8 +40,12 @@
 #define CLONES
 #endif
 
-static inline uint32_t substring(const uint8_t *code, int i) {
-    return ((uint32_t)code[2 * i] << 8) | code[2 * i + 1];
+/* Bits [start, start + width) of a code, most significant bit first (width <= 32). */
+static inline uint32_t substring(const uint8_t *code, int start, int width) {
+    int last = start + width - 1;
+    uint64_t acc = 0;
+    for (int b = start >> 3; b <= (last >> 3); b++) acc = (acc << 8) | code[b];
+    return (uint32_t)((acc >> (7 - (last & 7))) & ((1ull << width) - 1));
 }
 
 /* Inlined into the (cloned) kernels, so it compiles to popcnt where the CPU has it. */
@@ -43,74 +61,180 @@ static inline int distance(const uint8_t *a, const uint8_t *b, int code_bytes) {
 }
 
 typedef struct {
+    int start, width, low_bits, slot_bits;
+    const uint32_t *offsets;
+    const uint32_t *entries;
+    const uint64_t *present; /* one bit per substring value: is any code there? */
+} Table;
+
+typedef struct {
     int32_t *slots;
     int32_t *dists;
-    Py_ssize_t count;
-    Py_ssize_t capacity;
-    int overflow;
+    size_t count, capacity;
+    int failed;
 } Out;
 
-static inline void emit(Out *out, int32_t slot, int32_t d) {
-    if (out->count < out->capacity) {
-        out->slots[out->count] = slot;
-        out->dists[out->count] = d;
-    } else {
-        out->overflow = 1;
+static void emit(Out *out, int32_t slot, int32_t d) {
+    if (out->count == out->capacity) {
+        size_t capacity = out->capacity ? 2 * out->capacity : 1024;
+        int32_t *slots = realloc(out->slots, capacity * 4);
+        if (slots) out->slots = slots;
+        int32_t *dists = slots ? realloc(out->dists, capacity * 4) : NULL;
+        if (dists) out->dists = dists;
+        if (!slots || !dists) {
+            out->failed = 1;
+            return;
+        }
+        out->capacity = capacity;
     }
+    out->slots[out->count] = slot;
+    out->dists[out->count] = d;
     out->count++;
 }
 
 typedef struct {
-    const uint8_t *codes;
-    const uint8_t *alive;
-    const uint32_t *const *offsets;
-    const uint32_t *const *orders;
+    /* The index. */
+    const uint8_t *codes, *alive;
+    Py_ssize_t built;
+    const uint8_t *tail_codes, *tail_alive;
+    Py_ssize_t tail_n;
+    const Table *tables;
+    int m, code_bytes;
+    /* The query. */
     const uint8_t *query;
-    int code_bytes;
-    int m;
     int radius;
-    int s;
+    uint32_t qsub[MAX_TABLES];
+    int reach[MAX_TABLES]; /* probe radius of each table, -1 for none */
+    int t;                 /* table being probed */
+    /* Pipelines (rings indexed by a running count): a probe key's bucket offsets are read
+     * AHEAD keys after they were prefetched, its entries scanned AHEAD keys later still;
+     * a candidate's code is checked AHEAD candidates after it was prefetched. */
+    uint32_t probe[RING], key[RING], lo[RING], hi[RING];
+    long probes, keys;
+    uint32_t cand[RING];
+    long cands, checked;
     Out *out;
 } Search;
 
-/* Check every slot of one bucket found through table t. */
-CLONES static void scan_bucket(const Search *q, int t, uint32_t key) {
-    const uint32_t *order = q->orders[t];
-    uint32_t start = q->offsets[t][key], end = q->offsets[t][key + 1];
-    for (uint32_t p = start; p < end; p++) {
-        uint32_t slot = order[p];
-        if (!q->alive[slot]) continue;
-        const uint8_t *code = q->codes + (size_t)slot * q->code_bytes;
-        int seen = 0;
-        for (int j = 0; j < t && !seen; j++) {
-            seen = __builtin_popcount(substring(code, j) ^ substring(q->query, j)) <= q->s;
-        }
-        if (seen) continue;
-        int d = distance(code, q->query, q->code_bytes);
-        if (d <= q->radius) emit(q->out, (int32_t)slot, d);
+CLONES static void check_candidate(Search *q, uint32_t slot) {
+    const uint8_t *code = q->codes + (size_t)slot * q->code_bytes;
+    for (int j = 0; j < q->t; j++) {
+        const Table *e = &q->tables[j];
+        if (q->reach[j] >= 0 &&
+            __builtin_popcount(substring(code, e->start, e->width) ^ q->qsub[j]) <= q->reach[j])
+            return; /* an earlier table found it */
     }
+    int d = distance(code, q->query, q->code_bytes);
+    /* Alive last: most candidates fail on distance, so their flag is never fetched. */
+    if (d <= q->radius && q->alive[slot]) emit(q->out, (int32_t)slot, d);
+}
+
+static inline void push_candidate(Search *q, uint32_t slot) {
+    __builtin_prefetch(q->codes + (size_t)slot * q->code_bytes);
+    q->cand[q->cands++ & (RING - 1)] = slot;
+    if (q->cands - q->checked > AHEAD) check_candidate(q, q->cand[q->checked++ & (RING - 1)]);
+}
+
+static inline void read_offsets(Search *q, long k) {
+    const Table *table = &q->tables[q->t];
+    uint32_t bucket = q->key[k & (RING - 1)] >> table->low_bits;
+    uint32_t lo = table->offsets[bucket], hi = table->offsets[bucket + 1];
+    q->lo[k & (RING - 1)] = lo;
+    q->hi[k & (RING - 1)] = hi;
+    if (lo < hi) __builtin_prefetch(table->entries + lo);
+}
+
+static inline void scan_bucket(Search *q, long k) {
+    const Table *table = &q->tables[q->t];
+    const int slot_bits = table->slot_bits;
+    const uint32_t low = q->key[k & (RING - 1)] & ((1u << table->low_bits) - 1);
+    const uint32_t slot_mask = (1u << slot_bits) - 1;
+    for (uint32_t p = q->lo[k & (RING - 1)], end = q->hi[k & (RING - 1)]; p < end; p++) {
+        uint32_t entry = table->entries[p], entry_low = entry >> slot_bits;
+        /* A bucket is sorted by the low bits: skip the smaller, stop at a larger one. */
+        if (entry_low < low) continue;
+        if (entry_low > low) break;
+        push_candidate(q, entry & slot_mask);
+    }
+}
+
+/* A key some code holds: find its bucket, then its entries. */
+static inline void push_key(Search *q, uint32_t key) {
+    const Table *table = &q->tables[q->t];
+    __builtin_prefetch(table->offsets + (key >> table->low_bits));
+    long k = q->keys++;
+    q->key[k & (RING - 1)] = key;
+    if (k >= AHEAD) read_offsets(q, k - AHEAD);
+    if (k >= 2 * AHEAD) scan_bucket(q, k - 2 * AHEAD);
+}
+
+static inline void test_probe(Search *q, long k) {
+    uint32_t key = q->probe[k & (RING - 1)];
+    if (q->tables[q->t].present[key >> 6] >> (key & 63) & 1) push_key(q, key);
+}
+
+/* A probed key: most hold no code, which the presence bitmap (small enough to stay in the
+ * cache) tells without touching the offsets or entries. */
+static inline void push_probe(Search *q, uint32_t key) {
+    __builtin_prefetch(q->tables[q->t].present + (key >> 6));
+    long k = q->probes++;
+    q->probe[k & (RING - 1)] = key;
+    if (k >= AHEAD) test_probe(q, k - AHEAD);
+}
+
+/* Finish the pipelines at the end of a table (candidates are checked against it). */
+static void drain(Search *q) {
+    long n = q->probes;
+    for (long k = n > AHEAD ? n - AHEAD : 0; k < n; k++) test_probe(q, k);
+    n = q->keys;
+    for (long k = n > AHEAD ? n - AHEAD : 0; k < n; k++) read_offsets(q, k);
+    for (long k = n > 2 * AHEAD ? n - 2 * AHEAD : 0; k < n; k++) scan_bucket(q, k);
+    while (q->checked < q->cands) check_candidate(q, q->cand[q->checked++ & (RING - 1)]);
+    q->probes = q->keys = q->cands = q->checked = 0;
 }
 
 /* Visit every key within `left` more flipped bits (positions >= from) of `key`. */
-static void probe(const Search *q, int t, uint32_t key, int from, int left) {
-    scan_bucket(q, t, key);
+static void probe(Search *q, uint32_t key, int from, int left, int width) {
+    push_probe(q, key);
     if (!left) return;
-    for (int bit = from; bit < SUB_BITS; bit++) probe(q, t, key ^ (1u << bit), bit + 1, left - 1);
+    for (int bit = from; bit < width; bit++) probe(q, key ^ (1u << bit), bit + 1, left - 1, width);
 }
 
-CLONES static void scan_range(const Search *q, Py_ssize_t lo, Py_ssize_t hi) {
+CLONES static void scan(Search *q, const uint8_t *codes, const uint8_t *alive, Py_ssize_t n,
+                        Py_ssize_t first_slot) {
     if (q->code_bytes == 32) {
         /* pdq, the common case: four words, unrolled by the compiler. */
-        for (Py_ssize_t slot = lo; slot < hi; slot++) {
-            int d = distance(q->codes + (size_t)slot * 32, q->query, 32);
-            if (d <= q->radius && q->alive[slot]) emit(q->out, (int32_t)slot, d);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int d = distance(codes + (size_t)i * 32, q->query, 32);
+            if (d <= q->radius && alive[i]) emit(q->out, (int32_t)(first_slot + i), d);
         }
         return;
     }
-    for (Py_ssize_t slot = lo; slot < hi; slot++) {
-        int d = distance(q->codes + (size_t)slot * q->code_bytes, q->query, q->code_bytes);
-        if (d <= q->radius && q->alive[slot]) emit(q->out, (int32_t)slot, d);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int d = distance(codes + (size_t)i * q->code_bytes, q->query, q->code_bytes);
+        if (d <= q->radius && alive[i]) emit(q->out, (int32_t)(first_slot + i), d);
     }
+}
+
+static void search_one(Search *q, int use_tables) {
+    if (use_tables) {
+        int m = q->m, quotient = q->radius / m, rest = q->radius % m;
+        for (int t = 0; t < m; t++) {
+            const Table *e = &q->tables[t];
+            q->qsub[t] = substring(q->query, e->start, e->width);
+            int reach = t <= rest ? quotient : quotient - 1;
+            q->reach[t] = reach > e->width ? e->width : reach;
+        }
+        for (int t = 0; t < m; t++) {
+            if (q->reach[t] < 0) continue;
+            q->t = t;
+            probe(q, q->qsub[t], 0, q->reach[t], q->tables[t].width);
+            drain(q);
+        }
+    } else {
+        scan(q, q->codes, q->alive, q->built, 0);
+    }
+    scan(q, q->tail_codes, q->tail_alive, q->tail_n, q->built);
 }
 
 static int get(PyObject *obj, Py_buffer *view, int writable) {
@@ -118,123 +242,160 @@ static int get(PyObject *obj, Py_buffer *view, int writable) {
 }
 
 /*
- * search(codes, alive, tables, built, total, query, radius, use_tables, out_slots, out_dists)
- *   tables: sequence of (offsets, order) buffers, one per substring, over slots [0, built);
- *   slots [built, total) are scanned one by one. Returns the number of hits; when that is
- *   over the output capacity, the outputs hold only the first ones and the caller retries.
+ * search(codes, alive, tables, layout, tail_codes, tail_alive, queries, code_bytes, radius,
+ *        use_tables)
+ *   codes/alive: the indexed slots [0, built); tables: one (offsets, entries, present) per
+ *   substring, over those slots; layout: int32 rows (start bit, width, low bits, slot bits),
+ *   one per table;
+ *   tail_codes/tail_alive: slots built.. that are scanned one by one.
+ * Returns (lims, slots, dists) as bytes: int64 lims[nq + 1], int32 slots and distances;
+ * the hits of query i are at [lims[i], lims[i+1]), unordered.
  */
 static PyObject *search(PyObject *self, PyObject *args) {
-    PyObject *codes_o, *alive_o, *tables_o, *query_o, *slots_o, *dists_o;
-    Py_ssize_t built, total;
-    int radius, use_tables;
-    if (!PyArg_ParseTuple(args, "OOOnnOipOO", &codes_o, &alive_o, &tables_o, &built, &total,
-                          &query_o, &radius, &use_tables, &slots_o, &dists_o))
+    PyObject *codes_o, *alive_o, *tables_o, *layout_o, *tail_o, *tail_alive_o, *queries_o;
+    int code_bytes, radius, use_tables;
+    if (!PyArg_ParseTuple(args, "OOOOOOOiip", &codes_o, &alive_o, &tables_o, &layout_o, &tail_o,
+                          &tail_alive_o, &queries_o, &code_bytes, &radius, &use_tables))
         return NULL;
-    Py_buffer codes, alive, query, slots, dists;
-    if (get(codes_o, &codes, 0) < 0) return NULL;
-    if (get(alive_o, &alive, 0) < 0) { PyBuffer_Release(&codes); return NULL; }
-    if (get(query_o, &query, 0) < 0) goto fail3;
-    if (get(slots_o, &slots, 1) < 0) goto fail2;
-    if (get(dists_o, &dists, 1) < 0) goto fail1;
+    enum { CODES, ALIVE, LAYOUT, TAIL, TAIL_ALIVE, QUERIES, FIXED };
+    PyObject *objects[FIXED] = {codes_o, alive_o, layout_o, tail_o, tail_alive_o, queries_o};
+    Py_buffer views[FIXED + 3 * MAX_TABLES];
+    int got = 0;
+    PyObject *result = NULL, *seq = NULL;
+    Table tables[MAX_TABLES];
+    for (; got < FIXED; got++)
+        if (get(objects[got], &views[got], 0) < 0) goto done;
 
-    PyObject *seq = PySequence_Fast(tables_o, "tables must be a sequence");
-    if (!seq) goto fail0;
-    int m = use_tables ? (int)PySequence_Fast_GET_SIZE(seq) : 0;
-    int code_bytes = (int)query.len;
-    Py_buffer views[2 * 64];
-    const uint32_t *offsets[64], *orders[64];
-    int got = 0, ok = code_bytes % 8 == 0 && (!use_tables || (m <= 64 && m == code_bytes / 2));
+    seq = PySequence_Fast(tables_o, "tables must be a sequence");
+    if (!seq) goto done;
+    int m = (int)PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n_queries = 0, built = views[ALIVE].len, tail_n = views[TAIL_ALIVE].len;
+    int ok = m <= MAX_TABLES && views[LAYOUT].len == (Py_ssize_t)m * 16 && code_bytes > 0 &&
+             code_bytes % 8 == 0 && views[CODES].len == built * code_bytes &&
+             views[TAIL].len == tail_n * code_bytes && views[QUERIES].len % code_bytes == 0;
+    if (ok) n_queries = views[QUERIES].len / code_bytes;
+    const int32_t *layout = (const int32_t *)views[LAYOUT].buf;
     for (int t = 0; ok && t < m; t++) {
         PyObject *pair = PySequence_Fast_GET_ITEM(seq, t);
-        PyObject *a = PySequence_GetItem(pair, 0), *b = PySequence_GetItem(pair, 1);
-        ok = a && b && get(a, &views[2 * t], 0) == 0;
-        if (ok) { got++; ok = get(b, &views[2 * t + 1], 0) == 0; }
-        if (ok) {
-            got++;
-            offsets[t] = (const uint32_t *)views[2 * t].buf;
-            orders[t] = (const uint32_t *)views[2 * t + 1].buf;
-            ok = views[2 * t].len == (Py_ssize_t)(KEYS + 1) * 4 && views[2 * t + 1].len >= built * 4;
+        int start = layout[4 * t], width = layout[4 * t + 1];
+        int low_bits = layout[4 * t + 2], slot_bits = layout[4 * t + 3];
+        ok = width >= 1 && width <= MAX_WIDTH && start >= 0 && start + width <= code_bytes * 8 &&
+             low_bits >= 0 && low_bits <= width && slot_bits >= 1 && slot_bits <= 31 && low_bits + slot_bits <= 32 &&
+             built <= ((Py_ssize_t)1 << slot_bits);
+        for (int i = 0; ok && i < 3; i++) {
+            PyObject *item = PySequence_GetItem(pair, i);
+            ok = item && get(item, &views[got], 0) == 0;
+            got += ok;
+            Py_XDECREF(item);
         }
-        Py_XDECREF(a);
-        Py_XDECREF(b);
+        if (ok) {
+            Py_buffer *v = &views[got - 3];
+            tables[t] = (Table){start, width, low_bits, slot_bits, v[0].buf, v[1].buf, v[2].buf};
+            ok = v[0].len == (((Py_ssize_t)1 << (width - low_bits)) + 1) * 4 && v[1].len == built * 4 &&
+                 v[2].len == (((Py_ssize_t)1 << width) + 63) / 64 * 8;
+        }
     }
-    ok = ok && codes.len >= total * code_bytes && alive.len >= total;
     if (!ok) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "inconsistent index buffers");
-        for (int v = 0; v < got; v++) PyBuffer_Release(&views[v]);
-        Py_DECREF(seq);
-        goto fail0;
+        goto done;
     }
 
-    Out out = {(int32_t *)slots.buf, (int32_t *)dists.buf, 0, slots.len / 4, 0};
-    Search q = {(const uint8_t *)codes.buf, (const uint8_t *)alive.buf,
-                offsets, orders, (const uint8_t *)query.buf, code_bytes, m, radius,
-                m ? radius / m : 0, &out};
+    int64_t *lims = malloc((size_t)(n_queries + 1) * 8);
+    if (!lims) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Out out = {NULL, NULL, 0, 0, 0};
+    Search q = {.codes = views[CODES].buf, .alive = views[ALIVE].buf, .built = built,
+                .tail_codes = views[TAIL].buf, .tail_alive = views[TAIL_ALIVE].buf,
+                .tail_n = tail_n, .tables = tables, .m = m, .code_bytes = code_bytes,
+                .radius = radius, .out = &out};
     Py_BEGIN_ALLOW_THREADS
-    if (use_tables) {
-        for (int t = 0; t < m; t++) probe(&q, t, substring(q.query, t), 0, q.s);
-        scan_range(&q, built, total);
-    } else {
-        scan_range(&q, 0, total);
+    lims[0] = 0;
+    for (Py_ssize_t i = 0; i < n_queries && !out.failed; i++) {
+        q.query = (const uint8_t *)views[QUERIES].buf + i * code_bytes;
+        search_one(&q, use_tables && m > 0 && built > 0);
+        lims[i + 1] = (int64_t)out.count;
     }
     Py_END_ALLOW_THREADS
+    if (out.failed) {
+        PyErr_NoMemory();
+    } else {
+        result = Py_BuildValue("(y#y#y#)", (const char *)lims, (Py_ssize_t)(n_queries + 1) * 8,
+                               out.slots ? (const char *)out.slots : "", (Py_ssize_t)out.count * 4,
+                               out.dists ? (const char *)out.dists : "", (Py_ssize_t)out.count * 4);
+    }
+    free(lims);
+    free(out.slots);
+    free(out.dists);
 
+done:
     for (int v = 0; v < got; v++) PyBuffer_Release(&views[v]);
-    Py_DECREF(seq);
-    PyBuffer_Release(&dists);
-    PyBuffer_Release(&slots);
-    PyBuffer_Release(&query);
-    PyBuffer_Release(&alive);
-    PyBuffer_Release(&codes);
-    return PyLong_FromSsize_t(out.count);
-
-fail0:
-    PyBuffer_Release(&dists);
-fail1:
-    PyBuffer_Release(&slots);
-fail2:
-    PyBuffer_Release(&query);
-fail3:
-    PyBuffer_Release(&alive);
-    PyBuffer_Release(&codes);
-    return NULL;
+    Py_XDECREF(seq);
+    return result;
 }
 
-/* build(codes, n, table, offsets, order): counting sort of slots [0, n) by substring. */
+/* build(codes, code_bytes, start, width, low_bits, slot_bits, offsets, entries, present): sort the
+ * codes' slots by bits [start, start + width) (a counting sort on the whole substring), and
+ * pack each entry and the bucket offsets as the search expects. */
 static PyObject *build(PyObject *self, PyObject *args) {
-    PyObject *codes_o, *offsets_o, *order_o;
-    Py_ssize_t n;
-    int t;
-    if (!PyArg_ParseTuple(args, "OniOO", &codes_o, &n, &t, &offsets_o, &order_o)) return NULL;
-    Py_buffer codes, offsets, order;
+    PyObject *codes_o, *offsets_o, *entries_o, *present_o;
+    int code_bytes, start, width, low_bits, slot_bits;
+    if (!PyArg_ParseTuple(args, "OiiiiiOOO", &codes_o, &code_bytes, &start, &width, &low_bits,
+                          &slot_bits, &offsets_o, &entries_o, &present_o))
+        return NULL;
+    Py_buffer codes, offsets, entries, present;
     if (get(codes_o, &codes, 0) < 0) return NULL;
-    if (get(offsets_o, &offsets, 1) < 0) { PyBuffer_Release(&codes); return NULL; }
-    if (get(order_o, &order, 1) < 0) {
+    if (get(offsets_o, &offsets, 1) < 0) {
+        PyBuffer_Release(&codes);
+        return NULL;
+    }
+    if (get(entries_o, &entries, 1) < 0) {
         PyBuffer_Release(&offsets);
         PyBuffer_Release(&codes);
         return NULL;
     }
-    int code_bytes = n ? (int)(codes.len / n) : 0;
-    if (offsets.len != (Py_ssize_t)(KEYS + 1) * 4 || order.len < n * 4 ||
-        (n && (2 * t + 1 >= code_bytes || codes.len < n * code_bytes))) {
+    if (get(present_o, &present, 1) < 0) {
+        PyBuffer_Release(&entries);
+        PyBuffer_Release(&offsets);
+        PyBuffer_Release(&codes);
+        return NULL;
+    }
+    Py_ssize_t n = entries.len / 4;
+    int ok = width >= 1 && width <= MAX_WIDTH && low_bits >= 0 && low_bits <= width &&
+             slot_bits >= 1 && slot_bits <= 31 && low_bits + slot_bits <= 32 && n <= ((Py_ssize_t)1 << slot_bits) &&
+             code_bytes > 0 && start >= 0 && start + width <= code_bytes * 8 &&
+             codes.len == n * code_bytes &&
+             offsets.len == (((Py_ssize_t)1 << (width - low_bits)) + 1) * 4 &&
+             present.len == (((Py_ssize_t)1 << width) + 63) / 64 * 8;
+    uint32_t *count = ok ? calloc(((size_t)1 << width) + 1, 4) : NULL;
+    if (!ok) {
         PyErr_SetString(PyExc_ValueError, "inconsistent build buffers");
+    } else if (!count) {
+        PyErr_NoMemory();
     } else {
         const uint8_t *c = (const uint8_t *)codes.buf;
-        uint32_t *off = (uint32_t *)offsets.buf, *ord = (uint32_t *)order.buf;
+        uint32_t *off = (uint32_t *)offsets.buf, *out = (uint32_t *)entries.buf;
+        uint64_t *bits = (uint64_t *)present.buf;
+        const uint32_t keys = 1u << width, low_mask = (1u << low_bits) - 1;
         Py_BEGIN_ALLOW_THREADS
-        memset(off, 0, (KEYS + 1) * 4);
-        for (Py_ssize_t i = 0; i < n; i++) off[substring(c + i * code_bytes, t) + 1]++;
-        for (uint32_t k = 0; k < KEYS; k++) off[k + 1] += off[k];
-        for (Py_ssize_t i = 0; i < n; i++) {
-            uint32_t key = substring(c + i * code_bytes, t);
-            ord[off[key]++] = (uint32_t)i;
+        for (Py_ssize_t i = 0; i < n; i++) count[substring(c + i * code_bytes, start, width) + 1]++;
+        memset(bits, 0, present.len);
+        for (uint32_t k = 0; k < keys; k++) {
+            if (count[k + 1]) bits[k >> 6] |= 1ull << (k & 63);
+            count[k + 1] += count[k];
         }
-        /* The fill advanced each offset to the start of the next bucket: shift back. */
-        memmove(off + 1, off, KEYS * 4);
-        off[0] = 0;
+        /* count[k] is now where key k's entries start; bucket b starts where key b << low_bits does. */
+        for (uint32_t b = 0; b <= (keys >> low_bits); b++) off[b] = count[(size_t)b << low_bits];
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t key = substring(c + i * code_bytes, start, width);
+            out[count[key]++] = ((key & low_mask) << slot_bits) | (uint32_t)i;
+        }
         Py_END_ALLOW_THREADS
     }
-    PyBuffer_Release(&order);
+    free(count);
+    PyBuffer_Release(&present);
+    PyBuffer_Release(&entries);
     PyBuffer_Release(&offsets);
     PyBuffer_Release(&codes);
     if (PyErr_Occurred()) return NULL;
@@ -242,8 +403,8 @@ static PyObject *build(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"search", search, METH_VARARGS, "Radius search of one query over the tables and tail."},
-    {"build", build, METH_VARARGS, "Counting-sort slots by one 16-bit substring."},
+    {"search", search, METH_VARARGS, "Radius search of a batch of queries over tables and tail."},
+    {"build", build, METH_VARARGS, "Counting-sort slots by one substring."},
     {NULL, NULL, 0, NULL},
 };
 

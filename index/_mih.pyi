@@ -7,15 +7,23 @@ import numpy as np
 def search(
     codes: np.ndarray,
     alive: np.ndarray,
-    tables: Sequence[tuple[np.ndarray, np.ndarray]],
-    built: int,
-    total: int,
-    query: np.ndarray,
+    tables: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    layout: np.ndarray,
+    tail_codes: np.ndarray,
+    tail_alive: np.ndarray,
+    queries: np.ndarray,
+    code_bytes: int,
     radius: int,
     use_tables: bool,
-    out_slots: np.ndarray,
-    out_dists: np.ndarray,
-) -> int: ...
+) -> tuple[bytes, bytes, bytes]: ...
 def build(
-    codes: np.ndarray, n: int, table: int, offsets: np.ndarray, order: np.ndarray
+    codes: np.ndarray,
+    code_bytes: int,
+    start: int,
+    width: int,
+    low_bits: int,
+    slot_bits: int,
+    offsets: np.ndarray,
+    entries: np.ndarray,
+    present: np.ndarray,
 ) -> None: ...

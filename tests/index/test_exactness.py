@@ -10,21 +10,37 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index import BruteForceIndex, ExactIndex, FlatIndex
-from index.mih import MIHIndex
+from index.mih import MIHIndex, Part
 
 
 class ProbingMIH(MIHIndex):
-    """MIH that indexes its tail after a few adds and always probes its tables (never
-    falling back to a scan), so every radius goes through the multi-index path."""
+    """MIH that merges its tail after a few adds, in the adding thread, and probes its
+    tables (never falling back to a scan) whenever that stays cheap enough for a test, so
+    most radii go through the multi-index path."""
 
-    def __init__(self, code_bytes: int) -> None:
-        super().__init__(code_bytes, min_tail=16)
+    def __init__(self, code_bytes: int, radius: int | None = None, **options: object) -> None:
+        options = {"min_tail": 16, "background": False} | options
+        super().__init__(code_bytes, radius, **options)  # type: ignore[arg-type]
 
-    def _use_tables(self, radius: int) -> bool:
-        return bool(self._built) and radius // self.tables_count < 16
+    def _use_tables(self, part: Part, radius: int) -> bool:
+        return bool(part.tables) and max(part.layout.reaches(radius)) <= 3
 
 
-PERCEPTUAL_BACKENDS = [FlatIndex, MIHIndex, ProbingMIH]
+class WideMIH(ProbingMIH):
+    """Substrings of 21-22 bits, as at millions of codes: buckets shared by several values."""
+
+    def __init__(self, code_bytes: int, radius: int | None = None, **options: object) -> None:
+        super().__init__(code_bytes, radius, tables=code_bytes * 8 // 21, **options)
+
+
+class BackgroundMIH(MIHIndex):
+    """MIH merging in a background thread while the test goes on adding and searching."""
+
+    def __init__(self, code_bytes: int, radius: int | None = None, **options: object) -> None:
+        super().__init__(code_bytes, radius, **({"min_tail": 16} | options))  # type: ignore[arg-type]
+
+
+PERCEPTUAL_BACKENDS = [FlatIndex, MIHIndex, ProbingMIH, WideMIH, BackgroundMIH]
 
 
 def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
