@@ -32,19 +32,24 @@ lint: install
 
 # The benchmarks need the public Debian image corpus and wrk (Debian packages).
 bench-setup: install
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	bash benchmarks/setup.sh
 
 bench: bench-setup
 	$(BIN)/python benchmarks/hash_bench.py
 	$(BIN)/python benchmarks/threshold_bench.py
-	$(BIN)/python benchmarks/index_bench.py
+	for n in 100000 1000000 10000000; do $(BIN)/python benchmarks/index_bench.py --n $$n; done
+	$(BIN)/python benchmarks/index_bench.py --data clustered
+	$(BIN)/python benchmarks/index_bench.py --data real
 	$(BIN)/python benchmarks/api_bench.py
 
 # Every benchmark at a tiny size, so none can rot; figures go to a scratch file.
 bench-smoke: bench-setup
 	$(BIN)/python benchmarks/hash_bench.py --limit 4 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/threshold_bench.py --photos 6 --clipart 40 --results $(SMOKE_RESULTS)
-	$(BIN)/python benchmarks/index_bench.py --n 5000 --queries 100 --recall-queries 20 --results $(SMOKE_RESULTS)
+	for data in uniform clustered real; do \
+	  $(BIN)/python benchmarks/index_bench.py --data $$data --n 5000 --queries 100 --recall-queries 20 --results $(SMOKE_RESULTS); \
+	done
 	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --results $(SMOKE_RESULTS)
 
 clean:

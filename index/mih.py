@@ -395,6 +395,16 @@ class MIHIndex:
     def __len__(self) -> int:
         return self._live
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the index's arrays: codes, ids, flags, tables and the id map."""
+        with self._lock.read():
+            part = self._part
+            arrays = [part.codes, part.ids, part.alive, self._slot_of, self._tail_codes,
+                      self._tail_ids, self._tail_alive]  # fmt: skip
+            arrays += [array for table in part.tables for array in table]
+            return sum(int(array.nbytes) for array in arrays)
+
     def close(self) -> None:
         """Stop the batch threads (searching again starts them anew)."""
         with self._pool_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index import BruteForceIndex, ExactIndex, FlatIndex
-from index.mih import MIHIndex, Part
+from index.mih import SCAN_COST, MIHIndex, Part, choose_layout
+from index.snapshot import SnapshotError
 
 
 class ProbingMIH(MIHIndex):
@@ -152,3 +154,73 @@ def test_add_replaces_code_under_same_id(backend) -> None:  # type: ignore[no-un
     assert len(index) == 1
     assert index.search(first, 0)[0].pairs() == []
     assert index.search(second, 0)[0].pairs() == [(1, 0)]
+
+
+def test_searches_stay_exact_while_adds_merge_in_the_background() -> None:
+    """Codes added before the searches start are found by every search, whatever merges,
+    adds and removals of other ids run meanwhile in other threads."""
+    rng = np.random.default_rng(3)
+    index = MIHIndex(32, min_tail=64)
+    stable = rng.integers(0, 256, (500, 32), dtype=np.uint8)
+    index.add(np.arange(500), stable)
+    index.flush()
+    errors: list[str] = []
+    done = threading.Event()
+
+    def churn() -> None:
+        next_id = 1000
+        while not done.is_set():
+            index.add(np.arange(next_id, next_id + 50), make_codes(rng, 50, 32, False))
+            index.remove(np.arange(next_id - 40, next_id - 20))
+            next_id += 50
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    try:
+        for round_ in range(200):
+            picks = (np.arange(8) * 61 + round_) % 500
+            for pick, hits in zip(picks, index.search(stable[picks], 0), strict=True):
+                if int(pick) not in hits.ids.tolist():
+                    errors.append(f"id {pick} missing in round {round_}")
+    finally:
+        done.set()
+        writer.join()
+    assert errors == []
+    index.flush()
+    oracle = BruteForceIndex(32)
+    oracle.add(np.arange(500), stable)
+    assert [h.pairs()[:1] for h in index.search(stable[:20], 0)] == [
+        h.pairs()[:1] for h in oracle.search(stable[:20], 0)
+    ]
+
+
+def test_snapshot_is_memory_mapped_and_refuses_other_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
+    index = MIHIndex(32, min_tail=16, background=False)
+    index.add(np.arange(3000), codes)
+    index.remove(np.array([5]))
+    index.save(tmp_path / "mih.snapshot")
+    loaded = MIHIndex.load(tmp_path / "mih.snapshot")
+    assert isinstance(loaded._part.codes, np.memmap)
+    assert len(loaded) == 2999
+    assert loaded.search(codes[5:7], 0)[0].pairs() == []
+    assert loaded.search(codes[5:7], 0)[1].pairs() == [(6, 0)]
+    # Removing from a loaded snapshot changes the process's copy, never the file.
+    loaded.remove(np.array([6]))
+    assert MIHIndex.load(tmp_path / "mih.snapshot").search(codes[6:7], 0)[0].pairs() == [(6, 0)]
+    (tmp_path / "other").write_bytes(b"not a snapshot")
+    with pytest.raises(SnapshotError):
+        MIHIndex.load(tmp_path / "other")
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes((tmp_path / "mih.snapshot").read_bytes()[:-5000])
+    with pytest.raises(SnapshotError):
+        MIHIndex.load(truncated)
+
+
+@pytest.mark.parametrize(("n", "radius"), [(10_000, 31), (1_000_000, 31), (10_000_000, 31)])
+def test_layout_keeps_probing_cheaper_than_a_scan(n: int, radius: int) -> None:
+    layout = choose_layout(n, 256, radius)
+    assert layout.cost(n, radius) < n * SCAN_COST
+    assert sum(layout.widths) == 256
+    assert max(layout.widths) - min(layout.widths) <= 1
