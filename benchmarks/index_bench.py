@@ -364,9 +364,10 @@ def main() -> None:
         f"## Index backends: {len(codes):,} codes, {args.data}\n\n"
         f"{about}. {len(queries):,} queries; recall against brute force on "
         f"{args.recall_queries} of them. Single queries on one thread; batches of {BATCH} "
-        "on both cores (faiss: two OpenMP threads; mih: its thread pool). Memory is the growth of the process's RSS "
-        "while building. The service searches at its widest review distance (47 by "
-        "default); 31 is the block distance and the only radius PDQIndex searches at.\n\n"
+        "on both cores (faiss: two OpenMP threads; mih: its thread pool). Memory is the "
+        "growth of the process's RSS while building. The service searches at its widest "
+        "review distance (47 by default); 31 is the block distance and the only radius "
+        "PDQIndex searches at.\n\n"
         + table(
             [
                 "backend",
