@@ -50,6 +50,12 @@ class Settings(BaseSettings):
         default="mih",
         description="pdq/phash index: multi-index hashing, or a faiss flat scan (exact both).",
     )
+    sync_interval: float = Field(
+        default=0.25,
+        gt=0,
+        le=60,
+        description="Seconds between polls of the change log (PostgreSQL also wakes on NOTIFY).",
+    )
     faiss_threads: int = Field(
         default=1,
         ge=1,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from matcher.signals import Registry
 log = logging.getLogger(__name__)
 
 LOAD_CHUNK = 50_000
+SYNC_CHUNK = 1000
 NO_QUALITY = -1
 
 #: Makes the index of a perceptual signal from its code width and the radius it is
@@ -161,6 +162,31 @@ class LiveIndex:
     def remove(self, signal_type: str, ids: Iterable[int]) -> int:
         """Stop matching hashes of one signal type."""
         return self.indexes[signal_type].remove(np.fromiter(ids, dtype=np.int64))
+
+    def sync(self, session: Session, hash_ids: Sequence[int]) -> None:
+        """Bring these hashes in line with the database: index the active ones, drop the
+        rest (withdrawn, deleted, or gone with their bank) from every index."""
+        active: list[StoredHash] = []
+        for start in range(0, len(hash_ids), SYNC_CHUNK):
+            rows = session.execute(
+                select(
+                    HashRecord.id,
+                    HashRecord.bank_id,
+                    HashRecord.signal_type,
+                    HashRecord.value,
+                    HashRecord.quality,
+                ).where(
+                    HashRecord.id.in_(hash_ids[start : start + SYNC_CHUNK]),
+                    HashRecord.status == "active",
+                )
+            )
+            active.extend(StoredHash(*row) for row in rows)
+        kept = {stored.id for stored in active}
+        gone = np.fromiter((i for i in hash_ids if i not in kept), dtype=np.int64)
+        if len(gone):
+            for index in self.indexes.values():
+                index.remove(gone)
+        self.add(active)
 
     def search(self, signal_type: str, codes: list[bytes], radius: int) -> list[list[Candidate]]:
         """Candidates within `radius` of each query code."""

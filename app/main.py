@@ -22,8 +22,10 @@ from app.hashing import MediaHasher
 from app.live_index import LiveIndex, PerceptualIndexFactory
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
+from app.replica import ChangeFollower
 from app.routes import banks, health, matching
 from app.state import AppState
+from app.store import changes
 from app.verdict_log import VerdictRecorder
 from index import FlatIndex, MIHIndex
 from matcher.signals import default_registry
@@ -51,7 +53,9 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     sessions = make_session_factory(engine)
     registry = default_registry()
     live = LiveIndex(registry, PERCEPTUAL_INDEXES[settings.index_backend])
+    follower = ChangeFollower(engine, sessions, live, settings.sync_interval)
     metrics.watch_index(live.sizes)
+    metrics.watch_lag(lambda: (follower.lag().sequences, follower.lag().seconds))
     return AppState(
         settings=settings,
         engine=engine,
@@ -63,14 +67,21 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         hasher=MediaHasher(
             registry, settings.limits, settings.hash_processes, settings.hash_concurrency
         ),
+        follower=follower,
     )
 
 
 def load_index(state: AppState) -> None:
-    """Check the schema, then fill the live index from the database."""
+    """Check the schema, fill the live index from the database, and catch up with the
+    changes committed meanwhile."""
     check_schema(state.engine)
     with state.sessions() as session:
+        # Read the head first: a change committed during the load is applied again after
+        # it, which changes nothing (applying re-reads the database).
+        head = changes.head(session)
         state.live.load(session)
+    state.follower.start_from(head)
+    state.follower.catch_up()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -88,9 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(load_index, state)
         await run_in_threadpool(state.hasher.start)
         state.recorder.start()
+        state.follower.start()
         try:
             yield
         finally:
+            state.follower.stop()
             state.recorder.stop()
             state.hasher.close()
             state.engine.dispose()

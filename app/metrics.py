@@ -35,6 +35,26 @@ class IndexSizeCollector(Collector):
         yield gauge
 
 
+class ChangeLagCollector(Collector):
+    """Reports how far this process's index is behind the change log when scraped."""
+
+    def __init__(self, lag: Callable[[], tuple[int, float]]) -> None:
+        self._lag = lag
+
+    def collect(self) -> Iterator[Metric]:
+        sequences, seconds = self._lag()
+        yield GaugeMetricFamily(
+            "hashwall_change_lag_sequences",
+            "Changes committed to the change log and not yet applied to this index",
+            value=sequences,
+        )
+        yield GaugeMetricFamily(
+            "hashwall_change_lag_seconds",
+            "Age of the oldest committed change not yet applied to this index",
+            value=seconds,
+        )
+
+
 class Metrics:
     """The app's metrics and their registry."""
 
@@ -63,6 +83,10 @@ class Metrics:
     def watch_index(self, sizes: Callable[[], dict[str, int]]) -> None:
         """Report index sizes from `sizes` on every scrape."""
         self.registry.register(IndexSizeCollector(sizes))
+
+    def watch_lag(self, lag: Callable[[], tuple[int, float]]) -> None:
+        """Report the change-log lag from `lag` (sequences, seconds) on every scrape."""
+        self.registry.register(ChangeLagCollector(lag))
 
 
 class MetricsMiddleware:

@@ -89,6 +89,25 @@ class HashRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class HashChange(Base):
+    """One committed change to what matches: hashes to re-read, or bank policies to reload.
+
+    Append-only, ordered by `seq`. Every process that serves matches applies the rows after
+    the last one it applied, re-reading the named hashes' current state, so replicas
+    converge on the database whatever order or how often a row is applied.
+    """
+
+    __tablename__ = "hash_changes"
+    # AUTOINCREMENT: SQLite never re-uses a sequence number, even after pruning.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: "hashes" (re-read `hash_ids`) or "banks" (reload every bank's policy).
+    kind: Mapped[str] = mapped_column(String(16))
+    hash_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+
+
 class ApiKey(Base):
     """A client credential. Only a SHA-256 of the secret is kept."""
 

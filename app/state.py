@@ -11,13 +11,15 @@ from app.config import Settings
 from app.hashing import MediaHasher
 from app.live_index import LiveIndex
 from app.metrics import Metrics
+from app.replica import ChangeFollower
 from app.verdict_log import VerdictRecorder
 from matcher.signals import Registry
 
 
 @dataclass(slots=True)
 class AppState:
-    """Settings, database, live index, verdict recorder and metrics of one process."""
+    """Settings, database, live index and the follower keeping it in step, verdict
+    recorder and metrics of one process."""
 
     settings: Settings
     engine: Engine
@@ -27,3 +29,4 @@ class AppState:
     recorder: VerdictRecorder
     metrics: Metrics
     hasher: MediaHasher
+    follower: ChangeFollower

@@ -361,7 +361,8 @@ def main() -> None:
                 ]
             )
     report = (
-        f"## Index backends: {len(codes):,} codes, {args.data}\n\n"
+        f"## Index backends: {len(codes):,} codes, {args.data}, mih laid out for radius "
+        f"{radii[0]}\n\n"
         f"{about}. {len(queries):,} queries; recall against brute force on "
         f"{args.recall_queries} of them. Single queries on one thread; batches of {BATCH} "
         "on both cores (faiss: two OpenMP threads; mih: its thread pool). Memory is the "
@@ -395,7 +396,8 @@ def main() -> None:
             f"first 500 queries after loading: {snapshot['p50_after_load']:.3f} ms."
         )
     print(report)
-    write_section(f"index_bench_{args.data}_{args.n}", report, args.results)
+    section = f"index_bench_{args.data}_{args.n}" + (f"_r{radii[0]}" if radii[0] != 31 else "")
+    write_section(section, report, args.results)
     mih = next(r for r in rows if r[0] == "hashwall mih" and r[1] == 31)
     print(f"speedup_vs_faiss_flat={mih[-1].rstrip('x')} recall={mih[7].split()[0]}")
 

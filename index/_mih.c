@@ -202,17 +202,24 @@ static void probe(Search *q, uint32_t key, int from, int left, int width) {
 
 CLONES static void scan(Search *q, const uint8_t *codes, const uint8_t *alive, Py_ssize_t n,
                         Py_ssize_t first_slot) {
+    const int radius = q->radius;
     if (q->code_bytes == 32) {
-        /* pdq, the common case: four words, unrolled by the compiler. */
+        /* pdq, the common case: the query's four words held in registers (emit() could
+         * alias them for all the compiler knows, so it would reload them every code). */
+        uint64_t w[4];
+        memcpy(w, q->query, 32);
         for (Py_ssize_t i = 0; i < n; i++) {
-            int d = distance(codes + (size_t)i * 32, q->query, 32);
-            if (d <= q->radius && alive[i]) emit(q->out, (int32_t)(first_slot + i), d);
+            uint64_t c[4];
+            memcpy(c, codes + (size_t)i * 32, 32);
+            int d = __builtin_popcountll(c[0] ^ w[0]) + __builtin_popcountll(c[1] ^ w[1]) +
+                    __builtin_popcountll(c[2] ^ w[2]) + __builtin_popcountll(c[3] ^ w[3]);
+            if (d <= radius && alive[i]) emit(q->out, (int32_t)(first_slot + i), d);
         }
         return;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         int d = distance(codes + (size_t)i * q->code_bytes, q->query, q->code_bytes);
-        if (d <= q->radius && alive[i]) emit(q->out, (int32_t)(first_slot + i), d);
+        if (d <= radius && alive[i]) emit(q->out, (int32_t)(first_slot + i), d);
     }
 }
 

@@ -49,10 +49,13 @@ TAIL_SHARE = 1 / 64
 MIN_TAIL = 4096
 NO_SLOT = -1
 #: Cost model, in units of one candidate (its bucket, entry and code fetched from memory
-#: and checked: about 54 ns here). A probed key costs a test of the presence bitmap, which
-#: stays in the cache (about 10 ns); a code in a linear scan, 0.9 ns. Fitted on 1M uniform
-#: codes at radius 31 over layouts of 10 to 13 substrings.
+#: and checked: about 54 ns here). A probed key costs a test of the presence bitmap:
+#: about 10 ns within 2 bits of the query's substring, where many probes share a cache line,
+#: twice that farther out, where nearly every probe is a miss of its own; a code in a
+#: linear scan, 0.9 ns. Fitted on 1M uniform codes at radius 31 over layouts of 10 to 13
+#: substrings, checked at radius 47 and at 10M codes.
 PROBE_COST = 0.18
+FAR_PROBE_COST = 0.36
 CANDIDATE_COST = 1.0
 SCAN_COST = 1 / 60
 #: Queries per thread below which a batch is not worth splitting.
@@ -103,7 +106,8 @@ class Layout:
         total = 0.0
         for width, reach in zip(self.widths, self.reaches(radius), strict=True):
             probes = sum(comb(width, k) for k in range(reach + 1))
-            total += probes * PROBE_COST + probes * n / 2**width * CANDIDATE_COST
+            probe_cost = PROBE_COST if reach <= 2 else FAR_PROBE_COST
+            total += probes * probe_cost + probes * n / 2**width * CANDIDATE_COST
         return total
 
 

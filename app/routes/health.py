@@ -21,7 +21,8 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 def readyz(state: StateDep) -> Response:
-    """Ready to match: the database answers and the index is loaded."""
+    """Ready to match: the database answers, the index is loaded and has caught up with
+    the change log."""
     checks = {}
     try:
         with state.engine.connect() as connection:
@@ -30,6 +31,7 @@ def readyz(state: StateDep) -> Response:
     except Exception as error:
         checks["database"] = f"unreachable: {type(error).__name__}"
     checks["index"] = "ok" if state.live.loaded else "loading"
+    checks["changes"] = "ok" if state.follower.caught_up else "catching up"
     ready = all(value == "ok" for value in checks.values())
     body = Health(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Bank, HashRecord
 from app.policy import DEFAULT_THRESHOLDS, Action
+from app.store import changes as change_log
 from matcher.errors import UnknownSignalTypeError
 from matcher.signals import Registry
 
@@ -61,6 +62,7 @@ def create_bank(
     description: str = "",
 ) -> Bank:
     """Create a bank; its name must be new."""
+    change_log.begin_changes(session)
     if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
         raise Conflict(f"a bank named {name!r} already exists")
     bank = Bank(
@@ -72,11 +74,13 @@ def create_bank(
     )
     session.add(bank)
     session.flush()
+    change_log.record_banks(session)
     return bank
 
 
 def update_bank(session: Session, registry: Registry, bank: Bank, changes: dict[str, Any]) -> Bank:
     """Apply the given fields (action, enabled, thresholds, description) to a bank."""
+    change_log.begin_changes(session)
     if "action" in changes:
         bank.action = Action(changes["action"]).value
     if "enabled" in changes:
@@ -88,11 +92,13 @@ def update_bank(session: Session, registry: Registry, bank: Bank, changes: dict[
         merged.update(validate_thresholds(registry, changes["thresholds"]))
         bank.thresholds = merged
     session.flush()
+    change_log.record_banks(session)
     return bank
 
 
 def delete_bank(session: Session, bank: Bank) -> dict[str, list[int]]:
     """Delete a bank and its hashes; return the active hash ids by signal type."""
+    change_log.begin_changes(session)
     removed: dict[str, list[int]] = defaultdict(list)
     rows = session.execute(
         select(HashRecord.signal_type, HashRecord.id).where(
@@ -104,6 +110,8 @@ def delete_bank(session: Session, bank: Bank) -> dict[str, list[int]]:
     session.execute(delete(HashRecord).where(HashRecord.bank_id == bank.id))
     session.delete(bank)
     session.flush()
+    change_log.record_hashes(session, [i for ids in removed.values() for i in ids])
+    change_log.record_banks(session)
     return dict(removed)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.errors import NotFound
 from app.live_index import StoredHash
 from app.models import Bank, HashRecord, utcnow
+from app.store import changes
 
 #: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
 LOOKUP_CHUNK = 500
@@ -90,6 +91,7 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
     A hash that was withdrawn or deleted and is added again becomes active again; the
     provenance fields of an existing hash are updated when the new batch gives them.
     """
+    changes.begin_changes(session)
     latest = {(item.signal_type, item.value): item for item in items}
     result = AddResult()
     now = utcnow()
@@ -135,11 +137,13 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
             StoredHash(record.id, bank.id, record.signal_type, record.value, record.quality)
         )
     session.flush()
+    changes.record_hashes(session, [stored.id for stored in result.to_index])
     return result
 
 
 def remove_hash(session: Session, bank: Bank, signal_type: str, value: str) -> HashRecord:
     """Mark a hash deleted (kept as a tombstone for provenance); it stops matching."""
+    changes.begin_changes(session)
     record = session.scalar(
         select(HashRecord).where(
             HashRecord.bank_id == bank.id,
@@ -152,6 +156,7 @@ def remove_hash(session: Session, bank: Bank, signal_type: str, value: str) -> H
     record.status = "deleted"
     record.updated_at = utcnow()
     session.flush()
+    changes.record_hashes(session, [record.id])
     return record
 
 

@@ -12,7 +12,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "index": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "index": "ok", "changes": "ok"}
 
 
 def test_not_ready_while_index_not_loaded(client: TestClient) -> None:
