@@ -1,0 +1,179 @@
+"""Two real `hashwall serve` processes on one PostgreSQL, kept in step by the change log."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import bearer
+from tests.factories import random_pdq
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """One `hashwall serve` process."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = "from app.cli import main; main()"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", command, "serve", "--host", "127.0.0.1", "--port",
+             str(self.port)],
+            env=os.environ | {"HASHWALL_DATABASE_URL": self.database_url,
+                              "HASHWALL_HASH_PROCESSES": "0", "HASHWALL_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 60) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            assert self.process is not None and self.process.poll() is None, "server exited"
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return time.monotonic() - start
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"{self.url} not ready within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def servers(database_url: str, count: int) -> Iterator[list[Server]]:
+    started = [Server(database_url) for _ in range(count)]
+    try:
+        for server in started:
+            server.start()
+        for server in started:
+            server.wait_ready()
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+def verdict(server: Server, key: str, value: str) -> str:
+    response = httpx.post(
+        f"{server.url}/v1/match",
+        json={"items": [{"signal_type": "pdq", "value": value}]},
+        headers=bearer(key),
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["results"][0]["verdict"])
+
+
+def seconds_until_block(server: Server, key: str, value: str, limit: float = 5) -> float:
+    start = time.monotonic()
+    while verdict(server, key, value) != "block":
+        if time.monotonic() - start > limit:
+            pytest.fail(f"{value} not matched by {server.url} within {limit} s")
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def test_add_through_one_match_through_the_other_and_restart_under_load(
+    database_url: str, engine: Engine, keys: dict[str, str]
+) -> None:
+    key = keys["all"]
+    with servers(database_url, 2) as (writer, reader):
+        created = httpx.post(
+            f"{writer.url}/v1/banks", json={"name": "ncii", "action": "block"},
+            headers=bearer(key),
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        delays = []
+        for seed in range(10):
+            value = random_pdq(seed)
+            added = httpx.post(
+                f"{writer.url}/v1/banks/ncii/hashes",
+                json={"items": [{"signal_type": "pdq", "value": value}]},
+                headers=bearer(key),
+            )
+            assert added.status_code == 200, added.text
+            delays.append(seconds_until_block(reader, key, value))
+        assert max(delays) < 1.0, delays
+
+        # Restart the reader while the writer keeps adding and matching.
+        stop = threading.Event()
+        added_meanwhile: list[str] = []
+        failures: list[str] = []
+
+        def load() -> None:
+            seed = 1000
+            with httpx.Client(headers=bearer(key), timeout=10) as http:
+                while not stop.is_set():
+                    value = random_pdq(seed)
+                    seed += 1
+                    response = http.post(
+                        f"{writer.url}/v1/banks/ncii/hashes",
+                        json={"items": [{"signal_type": "pdq", "value": value}]},
+                    )
+                    if response.status_code != 200:
+                        failures.append(response.text)
+                    added_meanwhile.append(value)
+                    matched = http.post(
+                        f"{writer.url}/v1/match",
+                        json={"items": [{"signal_type": "pdq", "value": value}]},
+                    )
+                    if matched.json()["results"][0]["verdict"] != "block":
+                        failures.append(f"writer did not match {value} at once")
+
+        worker = threading.Thread(target=load)
+        worker.start()
+        try:
+            time.sleep(0.3)
+            reader.stop()
+            time.sleep(0.5)
+            reader.start()
+            reader.wait_ready()
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            worker.join()
+        assert failures == []
+        assert len(added_meanwhile) > 5
+        for value in added_meanwhile:
+            assert seconds_until_block(reader, key, value, limit=2) < 2
+
+        # Withdrawal reaches the other process too.
+        value = added_meanwhile[0]
+        removed = httpx.delete(
+            f"{writer.url}/v1/banks/ncii/hashes/pdq/{value}", headers=bearer(key)
+        )
+        assert removed.status_code in (200, 204), removed.text
+        start = time.monotonic()
+        while verdict(reader, key, value) != "allow":
+            assert time.monotonic() - start < 1.5, "withdrawn hash still matches"
+            time.sleep(0.01)
