@@ -80,14 +80,21 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the HTTP API (one process; the index lives in its memory)."""
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes serving requests, each with its own index kept in step by the change "
+    "log.  [default: HASHWALL_WORKERS, or 1]",
+)
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Serve the HTTP API."""
     import uvicorn
 
     from app.logs import configure_logging
     from app.main import create_app
 
     settings = Settings()
+    workers = workers or settings.workers
     configure_logging(settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url)
     try:
@@ -96,7 +103,20 @@ def serve(host: str, port: int) -> None:
         fail(str(error))
     finally:
         engine.dispose()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    if workers == 1:
+        app = create_app(settings)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        return
+    # Several workers need an import string: each process builds its own app and index.
+    uvicorn.run(
+        "app.main:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @main.group()

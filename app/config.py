@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         default="mih",
         description="pdq/phash index: multi-index hashing, or a faiss flat scan (exact both).",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Processes `hashwall serve` starts, each with its own index.",
+    )
     sync_interval: float = Field(
         default=0.25,
         gt=0,

@@ -20,6 +20,7 @@ from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
 from app.hashing import MediaHasher
 from app.live_index import LiveIndex, PerceptualIndexFactory
+from app.logs import configure_logging
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
 from app.replica import ChangeFollower
@@ -82,6 +83,14 @@ def load_index(state: AppState) -> None:
         state.live.load(session)
     state.follower.start_from(head)
     state.follower.catch_up()
+
+
+def app_from_environment() -> FastAPI:
+    """The app with settings and logging from the environment (`uvicorn --factory`, and
+    each worker of `hashwall serve --workers`)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from tests.conftest import bearer
 from tests.factories import random_pdq
 
-pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 def free_port() -> int:
@@ -30,8 +30,9 @@ def free_port() -> int:
 class Server:
     """One `hashwall serve` process."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *options: str) -> None:
         self.database_url = database_url
+        self.options = options
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -40,7 +41,7 @@ class Server:
         command = "from app.cli import main; main()"
         self.process = subprocess.Popen(
             [sys.executable, "-c", command, "serve", "--host", "127.0.0.1", "--port",
-             str(self.port)],
+             str(self.port), *self.options],
             env=os.environ | {"HASHWALL_DATABASE_URL": self.database_url,
                               "HASHWALL_HASH_PROCESSES": "0", "HASHWALL_LOG_LEVEL": "WARNING"},
             stdout=subprocess.DEVNULL,
@@ -103,6 +104,7 @@ def seconds_until_block(server: Server, key: str, value: str, limit: float = 5) 
     return time.monotonic() - start
 
 
+@on_postgresql
 def test_add_through_one_match_through_the_other_and_restart_under_load(
     database_url: str, engine: Engine, keys: dict[str, str]
 ) -> None:
@@ -177,3 +179,32 @@ def test_add_through_one_match_through_the_other_and_restart_under_load(
         while verdict(reader, key, value) != "allow":
             assert time.monotonic() - start < 1.5, "withdrawn hash still matches"
             time.sleep(0.01)
+
+
+def test_every_worker_of_one_server_matches_a_new_hash(
+    database_url: str, engine: Engine, keys: dict[str, str]
+) -> None:
+    """`serve --workers 2`: whichever worker answers, a hash added through the other
+    matches within a second."""
+    key = keys["all"]
+    server = Server(database_url, "--workers", "2")
+    server.start()
+    try:
+        server.wait_ready()
+        created = httpx.post(
+            f"{server.url}/v1/banks", json={"name": "ncii", "action": "block"},
+            headers=bearer(key),
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        value = random_pdq(77)
+        added = httpx.post(
+            f"{server.url}/v1/banks/ncii/hashes",
+            json={"items": [{"signal_type": "pdq", "value": value}]},
+            headers=bearer(key),
+        )
+        assert added.status_code == 200, added.text
+        time.sleep(1.0)
+        # New connections each time, so the kernel spreads them over both workers.
+        assert {verdict(server, key, value) for _ in range(40)} == {"block"}
+    finally:
+        server.stop()
