@@ -206,13 +206,20 @@ CLONES static void scan(Search *q, const uint8_t *codes, const uint8_t *alive, P
     if (q->code_bytes == 32) {
         /* pdq, the common case: the query's four words held in registers (emit() could
          * alias them for all the compiler knows, so it would reload them every code). */
-        uint64_t w[4];
-        memcpy(w, q->query, 32);
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, q->query, 8);
+        memcpy(&w1, q->query + 8, 8);
+        memcpy(&w2, q->query + 16, 8);
+        memcpy(&w3, q->query + 24, 8);
         for (Py_ssize_t i = 0; i < n; i++) {
-            uint64_t c[4];
-            memcpy(c, codes + (size_t)i * 32, 32);
-            int d = __builtin_popcountll(c[0] ^ w[0]) + __builtin_popcountll(c[1] ^ w[1]) +
-                    __builtin_popcountll(c[2] ^ w[2]) + __builtin_popcountll(c[3] ^ w[3]);
+            const uint8_t *code = codes + (size_t)i * 32;
+            uint64_t c0, c1, c2, c3;
+            memcpy(&c0, code, 8);
+            memcpy(&c1, code + 8, 8);
+            memcpy(&c2, code + 16, 8);
+            memcpy(&c3, code + 24, 8);
+            int d = __builtin_popcountll(c0 ^ w0) + __builtin_popcountll(c1 ^ w1) +
+                    __builtin_popcountll(c2 ^ w2) + __builtin_popcountll(c3 ^ w3);
             if (d <= radius && alive[i]) emit(q->out, (int32_t)(first_slot + i), d);
         }
         return;
