@@ -276,6 +276,58 @@ def _flush(
     batch.clear()
 
 
+@main.group("index")
+def index_group() -> None:
+    """Snapshots of the in-memory index, so servers restart in seconds."""
+
+
+@index_group.command("snapshot")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    help="Keep running: follow the change log and write a snapshot every this many "
+    "seconds when something changed.",
+)
+def index_snapshot(every: float | None) -> None:
+    """Write a snapshot of the index to HASHWALL_SNAPSHOT_DIR (the newest few are kept)."""
+    import time
+
+    from app import snapshots
+    from app.live_index import LiveIndex
+    from app.logs import configure_logging
+    from app.main import PERCEPTUAL_INDEXES, restore_index
+    from app.replica import ChangeFollower
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if settings.snapshot_dir is None:
+        fail("set HASHWALL_SNAPSHOT_DIR to the directory snapshots go to")
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+    except SchemaOutOfDate as error:
+        fail(str(error))
+    sessions = make_session_factory(engine)
+    live = LiveIndex(default_registry(), PERCEPTUAL_INDEXES[settings.index_backend])
+    follower = ChangeFollower(engine, sessions, live, settings.sync_interval)
+    restore_index(settings, sessions, live, follower)
+    written = -1
+    while True:
+        with follower.applying:
+            if follower.cursor != written:
+                path = snapshots.write(
+                    live, settings.snapshot_dir, follower.cursor, settings.index_backend
+                )
+                written = follower.cursor
+                click.echo(f"snapshot {path} (change {written}, {live.sizes()})")
+        if every is None:
+            break
+        time.sleep(every)
+        follower.catch_up()
+    engine.dispose()
+
+
 @main.group()
 def keys() -> None:
     """API keys."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
     index_backend: Literal["mih", "flat"] = Field(
         default="mih",
         description="pdq/phash index: multi-index hashing, or a faiss flat scan (exact both).",
+    )
+    snapshot_dir: Path | None = Field(
+        default=None,
+        description="Where `hashwall index snapshot` writes index snapshots and servers "
+        "start from the newest (none: servers load from the database).",
     )
     workers: int = Field(
         default=1,

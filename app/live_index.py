@@ -13,6 +13,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import select
@@ -30,9 +32,14 @@ LOAD_CHUNK = 50_000
 SYNC_CHUNK = 1000
 NO_QUALITY = -1
 
-#: Makes the index of a perceptual signal from its code width and the radius it is
-#: searched at most often (None: the backend's default).
-PerceptualIndexFactory = Callable[[int, int | None], HashIndex]
+
+class PerceptualBackend(Protocol):
+    """An index class for pdq and phash (MIHIndex, FlatIndex): made from the code width and
+    the radius searched most often (None: the backend's default), or loaded from a file."""
+
+    def __call__(self, code_bytes: int, radius: int | None = None) -> HashIndex: ...
+
+    def load(self, path: Path) -> HashIndex: ...
 
 
 def default_radius(signal_type: str) -> int | None:
@@ -84,6 +91,18 @@ class Catalogue:
             self._bank[ids] = banks
             self._quality[ids] = qualities
 
+    def save(self, path: Path) -> None:
+        """Write the arrays to `path` (npz)."""
+        with self._lock, open(path, "wb") as f:
+            np.savez(f, bank=self._bank, quality=self._quality)
+
+    def load(self, path: Path) -> None:
+        """Replace the arrays with those `save` wrote."""
+        with np.load(path) as data:
+            bank, quality = data["bank"], data["quality"]
+        with self._lock:
+            self._bank, self._quality = bank, quality
+
     def lookup(self, hash_id: int) -> tuple[int, int | None]:
         """(bank id, quality or None) of an indexed hash."""
         quality = int(self._quality[hash_id])
@@ -93,15 +112,19 @@ class Catalogue:
 class LiveIndex:
     """Indexes, catalogue and bank policies for every signal type of a registry."""
 
-    def __init__(
-        self, registry: Registry, perceptual_index: PerceptualIndexFactory = MIHIndex
-    ) -> None:
+    def __init__(self, registry: Registry, perceptual: PerceptualBackend = MIHIndex) -> None:
         self.registry = registry
+        self.perceptual = perceptual
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty indexes, catalogue and bank policies."""
+        registry, perceptual = self.registry, self.perceptual
         # A perceptual index is laid out for the radius searched most: the signal's widest
         # default distance (banks may set others; every radius stays exact).
         self.indexes: dict[str, HashIndex] = {
             t.name: (
-                perceptual_index(t.code_bytes, default_radius(t.name))
+                perceptual(t.code_bytes, default_radius(t.name))
                 if t.perceptual
                 else ExactIndex(t.code_bytes)
             )
@@ -200,6 +223,12 @@ class LiveIndex:
                 candidates.append(Candidate(hash_id, bank_id, signal_type, distance, quality))
             results.append(candidates)
         return results
+
+    def loaders(self) -> dict[str, Callable[[Path], HashIndex]]:
+        """How each signal type's index is read back from a snapshot file."""
+        return {
+            t.name: self.perceptual.load if t.perceptual else ExactIndex.load for t in self.registry
+        }
 
     def sizes(self) -> dict[str, int]:
         """Indexed hashes per signal type."""

@@ -13,13 +13,15 @@ from contextlib import asynccontextmanager
 import faiss
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
 
+from app import snapshots
 from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
 from app.hashing import MediaHasher
-from app.live_index import LiveIndex, PerceptualIndexFactory
+from app.live_index import LiveIndex, PerceptualBackend
 from app.logs import configure_logging
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
@@ -34,10 +36,7 @@ from matcher.signals import default_registry
 log = logging.getLogger(__name__)
 
 #: Backends for pdq and phash, by the name `HASHWALL_INDEX_BACKEND` takes.
-PERCEPTUAL_INDEXES: dict[str, PerceptualIndexFactory] = {
-    "flat": lambda code_bytes, radius: FlatIndex(code_bytes),
-    "mih": MIHIndex,
-}
+PERCEPTUAL_INDEXES: dict[str, PerceptualBackend] = {"mih": MIHIndex, "flat": FlatIndex}
 
 DESCRIPTION = """
 hashwall answers **block**, **review** or **allow** for hashes or media an upload
@@ -73,16 +72,36 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
 
 
 def load_index(state: AppState) -> None:
-    """Check the schema, fill the live index from the database, and catch up with the
-    changes committed meanwhile."""
+    """Check the schema, then restore the live index and catch up with the change log."""
     check_schema(state.engine)
-    with state.sessions() as session:
+    restore_index(state.settings, state.sessions, state.live, state.follower)
+
+
+def restore_index(
+    settings: Settings, sessions: sessionmaker[Session], live: LiveIndex, follower: ChangeFollower
+) -> None:
+    """Fill `live` from the newest snapshot, or else from the database, then apply every
+    change committed after what it holds."""
+    with sessions() as session:
         # Read the head first: a change committed during the load is applied again after
         # it, which changes nothing (applying re-reads the database).
         head = changes.head(session)
-        state.live.load(session)
-    state.follower.start_from(head)
-    state.follower.catch_up()
+        seq = None
+        if settings.snapshot_dir is not None:
+            seq = snapshots.load_newest(
+                live, settings.snapshot_dir, settings.index_backend, live.loaders()
+            )
+        if seq is not None and seq <= head:
+            live.refresh_banks(session)
+            live.loaded = True
+        else:
+            if seq is not None:
+                log.warning("index snapshot is ahead of this database: ignored")
+                live.reset()
+            live.load(session)
+            seq = head
+    follower.start_from(seq)
+    follower.catch_up()
 
 
 def app_from_environment() -> FastAPI:

@@ -58,7 +58,8 @@ class ChangeFollower:
         self.caught_up = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()  # one catch-up at a time
+        #: Held while changes are applied: hold it to see the index exactly at `cursor`.
+        self.applying = threading.Lock()
 
     def start_from(self, seq: int) -> None:
         """Mark every change up to `seq` applied (the index was just loaded after it)."""
@@ -67,7 +68,7 @@ class ChangeFollower:
     def catch_up(self) -> int:
         """Apply every committed change after the cursor; return how many were applied."""
         applied = 0
-        with self._lock, self.sessions() as session:
+        with self.applying, self.sessions() as session:
             while True:
                 page = changes.after(session, self.cursor, PAGE)
                 if not page:

@@ -21,7 +21,14 @@ from index.base import Hits, RWLock, check_batch, check_queries, grow_to_fit, so
 class FlatIndex:
     """Exhaustive Hamming search with faiss."""
 
-    def __init__(self, code_bytes: int, _index: faiss.IndexBinaryIDMap2 | None = None) -> None:
+    def __init__(
+        self,
+        code_bytes: int,
+        radius: int | None = None,
+        *,
+        _index: faiss.IndexBinaryIDMap2 | None = None,
+    ) -> None:
+        # `radius` is accepted as every perceptual backend takes it; a scan needs no layout.
         self.code_bytes = code_bytes
         # Any: faiss's SWIG signatures hide the numpy-accepting wrappers it installs at import.
         self._index: Any = _index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(code_bytes * 8))
@@ -86,4 +93,4 @@ class FlatIndex:
         index = faiss.read_index_binary(str(path))
         if not isinstance(index, faiss.IndexBinaryIDMap2):
             raise ValueError(f"{path} is not a hashwall flat index")
-        return cls(index.d // 8, index)
+        return cls(index.d // 8, _index=index)
