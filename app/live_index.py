@@ -48,6 +48,12 @@ def default_radius(signal_type: str) -> int | None:
     return thresholds.review if thresholds else None
 
 
+#: The columns of a `StoredHash`, for every active hash; callers narrow it further.
+ACTIVE_HASHES = select(
+    HashRecord.id, HashRecord.bank_id, HashRecord.signal_type, HashRecord.value, HashRecord.quality
+).where(HashRecord.status == "active")
+
+
 @dataclass(frozen=True, slots=True)
 class StoredHash:
     """What the live index keeps of one active hash."""
@@ -137,17 +143,7 @@ class LiveIndex:
     def load(self, session: Session) -> None:
         """Fill the indexes from every active hash in the database."""
         self.refresh_banks(session)
-        rows = session.execute(
-            select(
-                HashRecord.id,
-                HashRecord.bank_id,
-                HashRecord.signal_type,
-                HashRecord.value,
-                HashRecord.quality,
-            )
-            .where(HashRecord.status == "active")
-            .execution_options(yield_per=LOAD_CHUNK)
-        )
+        rows = session.execute(ACTIVE_HASHES.execution_options(yield_per=LOAD_CHUNK))
         total = 0
         for chunk in rows.partitions():
             batch = [StoredHash(*row) for row in chunk]
@@ -191,18 +187,8 @@ class LiveIndex:
         rest (withdrawn, deleted, or gone with their bank) from every index."""
         active: list[StoredHash] = []
         for start in range(0, len(hash_ids), SYNC_CHUNK):
-            rows = session.execute(
-                select(
-                    HashRecord.id,
-                    HashRecord.bank_id,
-                    HashRecord.signal_type,
-                    HashRecord.value,
-                    HashRecord.quality,
-                ).where(
-                    HashRecord.id.in_(hash_ids[start : start + SYNC_CHUNK]),
-                    HashRecord.status == "active",
-                )
-            )
+            chunk = hash_ids[start : start + SYNC_CHUNK]
+            rows = session.execute(ACTIVE_HASHES.where(HashRecord.id.in_(chunk)))
             active.extend(StoredHash(*row) for row in rows)
         kept = {stored.id for stored in active}
         gone = np.fromiter((i for i in hash_ids if i not in kept), dtype=np.int64)

@@ -55,7 +55,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     live = LiveIndex(registry, PERCEPTUAL_INDEXES[settings.index_backend])
     follower = ChangeFollower(engine, sessions, live, settings.sync_interval)
     metrics.watch_index(live.sizes)
-    metrics.watch_lag(lambda: (follower.lag().sequences, follower.lag().seconds))
+    metrics.watch_lag(follower.lag)
     return AppState(
         settings=settings,
         engine=engine,

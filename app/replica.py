@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg
 from sqlalchemy import Engine
@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 PAGE = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Lag:
+class Lag(NamedTuple):
     """How far behind the database this process is."""
 
     sequences: int
