@@ -7,68 +7,28 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
 from app.auth import SCOPES, create_key, list_keys, revoke_key
 from app.config import Settings
+from app.console import ExitCode, database, fail, session_factory, show
 from app.db import make_engine, make_session_factory
 from app.errors import HashwallError
-from app.importer import Reject, detect_format, read_records
+from app.feeds.base import Checkpoint, FeedError
+from app.feeds.cli import feeds
+from app.feeds.files import FORMATS, PAGE_LINES, FileFeed
+from app.feeds.runner import Applied, apply_records
 from app.migrate import SchemaOutOfDate, check_schema
 from app.models import Bank
 from app.policy import Action
+from app.progress import import_progress
 from app.store import banks as bank_store
-from app.store.hashes import NewHash, add_hashes
 from matcher.errors import MatcherError
 from matcher.media import hash_file
 from matcher.signals import default_registry
-
-
-class ExitCode(IntEnum):
-    """What the process exit status means."""
-
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    PARTIAL = 3  # the command did its work but some records were rejected
-
-
-@contextmanager
-def database(settings: Settings) -> Iterator[Session]:
-    """A session on the configured database, committed if the block succeeds."""
-    engine = make_engine(settings.database_url)
-    try:
-        check_schema(engine)
-        with make_session_factory(engine)() as session, session.begin():
-            yield session
-    except SchemaOutOfDate as error:
-        fail(str(error))
-    finally:
-        engine.dispose()
-
-
-def fail(message: str, code: ExitCode = ExitCode.ERROR) -> None:
-    """Print an error and exit."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def show(
-    rows: list[dict[str, Any]], as_json: bool, line: str, **derived: Callable[[dict], str]
-) -> None:
-    """Print rows as a JSON array, or one formatted line each (with derived fields)."""
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
-    for row in rows:
-        click.echo(line.format(**row, **{k: f(row) for k, f in derived.items()}))
 
 
 @click.group()
@@ -226,54 +186,51 @@ def hashes() -> None:
 @hashes.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--bank", required=True, help="Target bank.")
-@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "jsonl"]), default="auto")
+@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto")
 @click.option("--source", default="import", show_default=True)
-@click.option("--batch-size", default=5000, show_default=True, type=int)
+@click.option("--batch-size", default=PAGE_LINES, show_default=True, type=click.IntRange(1))
 def hashes_import(file: Path, bank: str, fmt: str, source: str, batch_size: int) -> None:
-    """Import hashes from CSV or JSONL (signal_type, value[, external_id]).
+    """Import hashes from CSV, JSONL or pdq text (signal_type, value[, external_id]).
 
-    Rejected records are reported with their line numbers; the rest are imported.
-    A running server picks the new hashes up when it restarts.
+    Records may carry a status: withdrawn or deleted ones stop matching. The file is
+    read in constant memory and committed a batch at a time: importing a file again, or
+    again after an interruption, ends in the same state. Rejected records are reported
+    with their line numbers. Running servers pick the changes up within a second.
     """
     settings = Settings()
-    registry = default_registry()
-    totals = {"added": 0, "reactivated": 0, "updated": 0, "unchanged": 0}
-    rejects: list[Reject] = []
-    with file.open(encoding="utf-8", newline="") as stream:
-        first = stream.readline()
-        stream.seek(0)
-        fmt = detect_format(file, first) if fmt == "auto" else fmt
+    feed = FileFeed(str(file), default_registry(), fmt=fmt, page_lines=batch_size)
+    totals = Applied()
+    rejected = 0
+    with session_factory(settings) as sessions, import_progress(file.stat().st_size) as advance:
         try:
-            with database(settings) as session:
-                target = bank_store.get_bank(session, bank)
-                batch: list[NewHash] = []
-                for _, record in read_records(stream, fmt, registry):
-                    if isinstance(record, Reject):
-                        rejects.append(record)
-                        click.echo(f"{file}:{record.line}: rejected: {record.reason}", err=True)
-                        continue
-                    batch.append(record)
-                    if len(batch) >= batch_size:
-                        _flush(session, target, batch, source, totals)
-                if batch:
-                    _flush(session, target, batch, source, totals)
-        except HashwallError as error:
-            fail(error.detail)
+            with sessions() as session:
+                bank_id = bank_store.get_bank(session, bank).id
+            checkpoint: Checkpoint | None = None
+            while True:
+                page = feed.fetch(checkpoint)
+                with sessions() as session, session.begin():
+                    target = session.get(Bank, bank_id)
+                    if target is None:
+                        fail(f"bank {bank!r} was deleted during the import")
+                    totals += apply_records(
+                        session, target, page.records, source, retire_any_source=True
+                    )
+                for reject in page.rejects:
+                    click.echo(f"{file}:{reject.line}: rejected: {reject.reason}", err=True)
+                rejected += len(page.rejects)
+                advance(page.checkpoint["offset"], page.checkpoint["line"])
+                checkpoint = page.checkpoint
+                if page.done:
+                    break
+        except (HashwallError, FeedError) as error:
+            fail(str(getattr(error, "detail", error)))
     click.echo(
-        f"imported into {bank}: {totals['added']} added, {totals['reactivated']} reactivated, "
-        f"{totals['updated']} updated, {totals['unchanged']} unchanged, {len(rejects)} rejected"
+        f"imported into {bank}: {totals.added} added, {totals.reactivated} reactivated, "
+        f"{totals.updated} updated, {totals.unchanged} unchanged, {rejected} rejected, "
+        f"{totals.removed} removed"
     )
-    if rejects:
+    if rejected:
         sys.exit(ExitCode.PARTIAL)
-
-
-def _flush(
-    session: Session, bank: Bank, batch: list[NewHash], source: str, totals: dict[str, int]
-) -> None:
-    result = add_hashes(session, bank, batch, source)
-    for name in totals:
-        totals[name] += getattr(result, name)
-    batch.clear()
 
 
 @main.group("index")
@@ -396,6 +353,8 @@ def demo() -> None:
     result = set_up_demo(settings)
     click.echo(result)
 
+
+main.add_command(feeds)
 
 if __name__ == "__main__":
     main()

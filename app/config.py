@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         ge=1,
         description="OpenMP threads per faiss search; requests already run in parallel.",
     )
+    secrets_file: Path | None = Field(
+        default=None,
+        description="A file of NAME=value lines holding feed credentials (see Feeds); "
+        "the environment wins over it.",
+    )
+    feed_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds before a feed request times out (retried)."
+    )
     verdict_log: Literal["all", "matches", "off"] = Field(
         default="matches",
         description="Which verdicts are written to the verdict log.",

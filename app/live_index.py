@@ -50,7 +50,12 @@ def default_radius(signal_type: str) -> int | None:
 
 #: The columns of a `StoredHash`, for every active hash; callers narrow it further.
 ACTIVE_HASHES = select(
-    HashRecord.id, HashRecord.bank_id, HashRecord.signal_type, HashRecord.value, HashRecord.quality
+    HashRecord.id,
+    HashRecord.bank_id,
+    HashRecord.signal_type,
+    HashRecord.value,
+    HashRecord.quality,
+    HashRecord.confirmed,
 ).where(HashRecord.status == "active")
 
 
@@ -63,6 +68,7 @@ class StoredHash:
     signal_type: str
     value: str
     quality: int | None
+    confirmed: bool = True
 
 
 def bank_policy(bank: Bank) -> BankPolicy:
@@ -80,39 +86,58 @@ def bank_policy(bank: Bank) -> BankPolicy:
 
 
 class Catalogue:
-    """Bank and quality of each indexed hash, in arrays grown by doubling."""
+    """Bank, quality and confirmation of each indexed hash, in arrays grown by doubling."""
 
     def __init__(self) -> None:
         self._bank = np.zeros(1024, dtype=np.int32)
         self._quality = np.full(1024, NO_QUALITY, dtype=np.int16)
+        self._unconfirmed = np.zeros(1024, dtype=np.bool_)
         self._lock = threading.Lock()
 
-    def set(self, ids: np.ndarray, banks: np.ndarray, qualities: np.ndarray) -> None:
-        """Record bank and quality (NO_QUALITY for none) for ids."""
+    def set(
+        self, ids: np.ndarray, banks: np.ndarray, qualities: np.ndarray, unconfirmed: np.ndarray
+    ) -> None:
+        """Record bank, quality (NO_QUALITY for none) and unconfirmed flags for ids."""
         if not len(ids):
             return
         with self._lock:
             self._bank = grow_to_fit(self._bank, ids, 0)
             self._quality = grow_to_fit(self._quality, ids, NO_QUALITY)
+            self._unconfirmed = grow_to_fit(self._unconfirmed, ids, False)
             self._bank[ids] = banks
             self._quality[ids] = qualities
+            self._unconfirmed[ids] = unconfirmed
+
+    def confirm(self, ids: np.ndarray) -> None:
+        """Mark indexed hashes confirmed (a moderator said so)."""
+        with self._lock:
+            known = ids[ids < len(self._unconfirmed)]
+            self._unconfirmed[known] = False
 
     def save(self, path: Path) -> None:
         """Write the arrays to `path` (npz)."""
         with self._lock, open(path, "wb") as f:
-            np.savez(f, bank=self._bank, quality=self._quality)
+            np.savez(f, bank=self._bank, quality=self._quality, unconfirmed=self._unconfirmed)
 
     def load(self, path: Path) -> None:
         """Replace the arrays with those `save` wrote."""
         with np.load(path) as data:
             bank, quality = data["bank"], data["quality"]
+            # Snapshots written before feeds existed hold only confirmed hashes.
+            unconfirmed = (
+                data["unconfirmed"] if "unconfirmed" in data else np.zeros(len(bank), np.bool_)
+            )
         with self._lock:
-            self._bank, self._quality = bank, quality
+            self._bank, self._quality, self._unconfirmed = bank, quality, unconfirmed
 
-    def lookup(self, hash_id: int) -> tuple[int, int | None]:
-        """(bank id, quality or None) of an indexed hash."""
+    def lookup(self, hash_id: int) -> tuple[int, int | None, bool]:
+        """(bank id, quality or None, confirmed) of an indexed hash."""
         quality = int(self._quality[hash_id])
-        return int(self._bank[hash_id]), None if quality == NO_QUALITY else quality
+        return (
+            int(self._bank[hash_id]),
+            None if quality == NO_QUALITY else quality,
+            not self._unconfirmed[hash_id],
+        )
 
 
 class LiveIndex:
@@ -175,6 +200,7 @@ class LiveIndex:
                     dtype=np.int16,
                     count=len(group),
                 ),
+                np.fromiter((not h.confirmed for h in group), dtype=np.bool_, count=len(group)),
             )
             self.indexes[signal_name].add(ids, codes)
 
@@ -205,8 +231,10 @@ class LiveIndex:
         for query_hits in hits:
             candidates = []
             for hash_id, distance in query_hits.pairs():
-                bank_id, quality = self.catalogue.lookup(hash_id)
-                candidates.append(Candidate(hash_id, bank_id, signal_type, distance, quality))
+                bank_id, quality, confirmed = self.catalogue.lookup(hash_id)
+                candidates.append(
+                    Candidate(hash_id, bank_id, signal_type, distance, quality, confirmed)
+                )
             results.append(candidates)
         return results
 

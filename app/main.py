@@ -26,7 +26,7 @@ from app.logs import configure_logging
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
 from app.replica import ChangeFollower
-from app.routes import banks, health, matching
+from app.routes import banks, feeds, health, matching
 from app.state import AppState
 from app.store import changes
 from app.verdict_log import VerdictRecorder
@@ -147,5 +147,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(matching.router)
     app.include_router(banks.router)
+    app.include_router(feeds.router)
     app.include_router(health.router)
     return app

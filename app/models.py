@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -85,6 +86,9 @@ class HashRecord(Base):
     source: Mapped[str] = mapped_column(String(100), default="api")
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     case_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: False for hashes from an unconfirmed feed: they cause `review` at most until a
+    #: moderator confirms them.
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -137,3 +141,55 @@ class VerdictLogEntry(Base):
     #: [{"hash_id": int, "bank": str, "signal_type": str, "distance": int}, ...]
     matches: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     policy_version: Mapped[str] = mapped_column(String(32))
+
+
+class Feed(Base):
+    """A hash-sharing feed that fills one bank, with its sync state.
+
+    Credentials are never stored here: they come from the environment or a secrets file.
+    """
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2000))
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: "confirmed" or "unconfirmed" (its hashes cause `review` at most until confirmed).
+    trust: Mapped[str] = mapped_column(String(16), default="confirmed")
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    #: Where the next fetch starts; its shape belongs to the feed's adapter.
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The last verdict log id already turned into feedback.
+    feedback_cursor: Mapped[int] = mapped_column(BigId, default=0)
+    records: Mapped[int] = mapped_column(BigId, default=0)
+    added: Mapped[int] = mapped_column(BigId, default=0)
+    removed: Mapped[int] = mapped_column(BigId, default=0)
+    rejected: Mapped[int] = mapped_column(BigId, default=0)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FeedFeedback(Base):
+    """One piece of feedback on a feed's hash, sent upstream once (`sent_at` set)."""
+
+    __tablename__ = "feed_feedback"
+    __table_args__ = (
+        # The same feedback on the same hash is one record, however many uploads matched.
+        UniqueConstraint("feed_id", "hash_id", "feedback", name="uq_feed_feedback"),
+        Index("ix_feed_feedback_pending", "feed_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    hash_id: Mapped[int] = mapped_column(BigInteger)
+    signal_type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(128))
+    #: StopNCII's vocabulary: PendingReview (matched), Blocked, NotBlocked (moderated).
+    feedback: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -61,6 +61,7 @@ class Reason(StrEnum):
     MATCHED = "matched"
     NEAR_MATCH = "near_match"
     LOW_QUALITY = "low_quality"
+    UNCONFIRMED = "unconfirmed_source"
     ALLOWLISTED = "allowlisted"
     DEGENERATE = "degenerate_hash"
 
@@ -105,6 +106,8 @@ class Candidate:
     signal_type: str
     distance: int
     stored_quality: int | None = None
+    #: False for a hash from an unconfirmed feed that no moderator has confirmed yet.
+    confirmed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +171,8 @@ def judge(candidate: Candidate, bank: BankPolicy, query_quality: int | None) -> 
         and (_is_low_quality(query_quality) or _is_low_quality(candidate.stored_quality))
     ):
         action, reason = Action.REVIEW, Reason.LOW_QUALITY
+    elif action is Action.BLOCK and not candidate.confirmed:
+        action, reason = Action.REVIEW, Reason.UNCONFIRMED
     return Match(
         candidate.hash_id, bank.name, candidate.signal_type, candidate.distance, action, reason
     )

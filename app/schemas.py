@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -133,6 +133,26 @@ class HashBatchResult(BaseModel):
     unchanged: int
 
 
+class HashKey(StrictModel):
+    signal_type: str
+    value: str
+
+
+class HashDecision(StrictModel):
+    decision: Literal["confirm", "dismiss"] = Field(
+        description="confirm: the hashes may block (and feeds hear Blocked); dismiss: the "
+        "match was not what the hash reports (feeds hear NotBlocked)."
+    )
+    items: list[HashKey] = Field(min_length=1)
+
+
+class HashDecisionResult(BaseModel):
+    found: int
+    confirmed: int = Field(description="Hashes that were unconfirmed and now may block.")
+    feedback: int = Field(description="Feedback records queued for the feeds they came from.")
+    not_found: list[HashKey]
+
+
 class HashRemoved(BaseModel):
     id: int
     signal_type: str
@@ -150,6 +170,30 @@ class BankMediaFile(BaseModel):
 
 class BankMediaResult(HashBatchResult):
     files: list[BankMediaFile]
+
+
+class FeedPublic(BaseModel):
+    name: str
+    kind: str
+    url: str
+    bank: str | None
+    enabled: bool
+    trust: Literal["confirmed", "unconfirmed"]
+    interval_seconds: int
+    checkpoint: dict[str, Any] | None
+    records: int
+    added: int
+    removed: int
+    rejected: int
+    feedback_pending: int
+    feedback_sent: int
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+class FeedList(BaseModel):
+    feeds: list[FeedPublic]
 
 
 # --- health -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -22,10 +23,14 @@ from app.schemas import (
     ComputedHash,
     HashBatch,
     HashBatchResult,
+    HashDecision,
+    HashDecisionResult,
+    HashKey,
     HashRemoved,
 )
 from app.state import AppState
 from app.store import banks as bank_store
+from app.store import feeds as feed_store
 from app.store import hashes as hash_store
 from app.store.hashes import NewHash
 from app.uploads import read_media
@@ -168,6 +173,30 @@ def add_hashes(
         reactivated=result.reactivated,
         updated=result.updated,
         unchanged=result.unchanged,
+    )
+
+
+@router.post("/{name}/hashes/decisions", response_model=HashDecisionResult)
+def decide_hashes(
+    name: str, body: HashDecision, state: StateDep, session: SessionDep, _: BanksWriteKey
+) -> HashDecisionResult:
+    """A moderator's decision on hashes: `confirm` lets hashes from an unconfirmed feed
+    block from the very next request; either decision is fed back to the feed the hash
+    came from (Blocked or NotBlocked), once."""
+    queries = parse_items(state.registry, [Signal(i.signal_type, i.value) for i in body.items])
+    keys = [(q.signal_type, q.value) for q in queries]
+    with session.begin():
+        bank = bank_store.get_bank(session, name)
+        found = hash_store.find_hashes(session, bank, keys)
+        confirmed = hash_store.confirm_hashes(session, found) if body.decision == "confirm" else []
+        feedback = feed_store.record_decisions(session, found, body.decision)
+    state.live.catalogue.confirm(np.array(confirmed, dtype=np.int64))
+    present = {(r.signal_type, r.value) for r in found}
+    return HashDecisionResult(
+        found=len(found),
+        confirmed=len(confirmed),
+        feedback=feedback,
+        not_found=[HashKey(signal_type=s, value=v) for s, v in keys if (s, v) not in present],
     )
 
 

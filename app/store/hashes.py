@@ -85,11 +85,20 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str,
     return inserted
 
 
-def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: str) -> AddResult:
+def add_hashes(
+    session: Session,
+    bank: Bank,
+    items: Iterable[NewHash],
+    source: str,
+    *,
+    confirmed: bool = True,
+) -> AddResult:
     """Upsert hashes into a bank: adding the same batch twice changes nothing.
 
     A hash that was withdrawn or deleted and is added again becomes active again; the
     provenance fields of an existing hash are updated when the new batch gives them.
+    `confirmed=False` (an unconfirmed feed) marks new hashes unconfirmed; a hash already
+    confirmed stays so, and a confirmed source confirms an unconfirmed one.
     """
     changes.begin_changes(session)
     latest = {(item.signal_type, item.value): item for item in items}
@@ -105,6 +114,7 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
             "source": source,
             "external_id": item.external_id,
             "case_ref": item.case_ref,
+            "confirmed": confirmed,
             "first_seen": now,
             "updated_at": now,
         }
@@ -113,12 +123,15 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
     inserted = _insert_new(session, rows) if rows else {}
     result.added = len(inserted)
     result.to_index.extend(
-        StoredHash(inserted[key], bank.id, key[0], key[1], latest[key].quality) for key in inserted
+        StoredHash(inserted[key], bank.id, key[0], key[1], latest[key].quality, confirmed)
+        for key in inserted
     )
     existing = _existing(session, bank.id, [key for key in latest if key not in inserted])
     for key, record in existing.items():
         item = latest[key]
         changed = record.status != "active"
+        if confirmed and not record.confirmed:
+            record.confirmed = changed = True
         for attr in ("quality", "external_id", "case_ref"):
             value = getattr(item, attr)
             if value is not None and value != getattr(record, attr):
@@ -133,12 +146,63 @@ def add_hashes(session: Session, bank: Bank, items: Iterable[NewHash], source: s
             result.updated += 1
         record.status = "active"
         record.updated_at = now
-        result.to_index.append(
-            StoredHash(record.id, bank.id, record.signal_type, record.value, record.quality)
-        )
+        result.to_index.append(_stored(record))
     session.flush()
     changes.record_hashes(session, [stored.id for stored in result.to_index])
     return result
+
+
+def _stored(record: HashRecord) -> StoredHash:
+    return StoredHash(
+        record.id,
+        record.bank_id,
+        record.signal_type,
+        record.value,
+        record.quality,
+        record.confirmed,
+    )
+
+
+def retire_hashes(
+    session: Session,
+    bank: Bank,
+    keys: Iterable[tuple[str, str]],
+    status: str,
+    source: str | None = None,
+) -> list[int]:
+    """Mark active hashes `status` ("withdrawn" or "deleted"), kept as tombstones for
+    provenance; return their ids. With a `source`, a hash another source put in the bank
+    is left alone: one feed withdrawing a case does not undo another's report."""
+    changes.begin_changes(session)
+    now = utcnow()
+    retired = []
+    for record in _existing(session, bank.id, list(dict.fromkeys(keys))).values():
+        if record.status == "active" and source in (None, record.source):
+            record.status = status
+            record.updated_at = now
+            retired.append(record.id)
+    session.flush()
+    changes.record_hashes(session, retired)
+    return retired
+
+
+def find_hashes(session: Session, bank: Bank, keys: Iterable[tuple[str, str]]) -> list[HashRecord]:
+    """The hashes of a bank with these (signal type, value) keys, whatever their status."""
+    return list(_existing(session, bank.id, list(dict.fromkeys(keys))).values())
+
+
+def confirm_hashes(session: Session, records: Iterable[HashRecord]) -> list[int]:
+    """A moderator confirms hashes (from an unconfirmed feed): they may now block.
+    Returns the ids of those that were unconfirmed."""
+    changes.begin_changes(session)
+    newly = [record for record in records if not record.confirmed]
+    now = utcnow()
+    for record in newly:
+        record.confirmed = True
+        record.updated_at = now
+    session.flush()
+    changes.record_hashes(session, [record.id for record in newly])
+    return [record.id for record in newly]
 
 
 def remove_hash(session: Session, bank: Bank, signal_type: str, value: str) -> HashRecord:

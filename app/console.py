@@ -1,0 +1,70 @@
+"""What every `hashwall` subcommand shares: exit codes, database sessions, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import IntEnum
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import make_engine, make_session_factory
+from app.migrate import SchemaOutOfDate, check_schema
+
+
+class ExitCode(IntEnum):
+    """What the process exit status means."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    PARTIAL = 3  # the command did its work but some records were rejected
+
+
+@contextmanager
+def session_factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, for commands that commit step by step."""
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+        yield make_session_factory(engine)
+    except SchemaOutOfDate as error:
+        fail(str(error))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Session]:
+    """A session on the configured database, committed if the block succeeds."""
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+        with make_session_factory(engine)() as session, session.begin():
+            yield session
+    except SchemaOutOfDate as error:
+        fail(str(error))
+    finally:
+        engine.dispose()
+
+
+def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:
+    """Print an error and exit."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def show(
+    rows: list[dict[str, Any]], as_json: bool, line: str, **derived: Callable[[dict], str]
+) -> None:
+    """Print rows as a JSON array, or one formatted line each (with derived fields)."""
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for row in rows:
+        click.echo(line.format(**row, **{k: f(row) for k, f in derived.items()}))
