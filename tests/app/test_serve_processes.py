@@ -208,3 +208,45 @@ def test_every_worker_of_one_server_matches_a_new_hash(
         assert {verdict(server, key, value) for _ in range(40)} == {"block"}
     finally:
         server.stop()
+
+
+@on_postgresql
+def test_a_feed_worker_reaches_every_server(
+    database_url: str, engine: Engine, keys: dict[str, str]
+) -> None:
+    from app.db import make_session_factory
+    from app.policy import Action
+    from app.store import banks as bank_store
+    from app.store import feeds as feed_store
+    from matcher.signals import default_registry
+    from tests import feedserver
+
+    value = random_pdq(7001)
+    with feedserver.feed_server() as (base, state), servers(database_url, 2) as (one, two):
+        with make_session_factory(engine)() as session, session.begin():
+            bank = bank_store.create_bank(session, default_registry(), "ncii", Action.BLOCK)
+            feed_store.create_feed(session, "stopncii", "stopncii", base, bank, interval_seconds=1)
+        worker = subprocess.Popen(
+            [sys.executable, "-c", "from app.cli import main; main()", "feeds", "sync", "--follow"],
+            env=os.environ | {
+                "HASHWALL_DATABASE_URL": database_url,
+                "HASHWALL_LOG_LEVEL": "WARNING",
+                "HASHWALL_STOPNCII_SUBSCRIPTION_KEY": feedserver.SUBSCRIPTION_KEY,
+                "HASHWALL_STOPNCII_FETCH_KEY": feedserver.FETCH_KEY,
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            state.stopncii_record(value)
+            for server in (one, two):
+                seconds_until_block(server, keys["match"], value, limit=10)
+            state.stopncii_record(value, "Withdrawn", timestamp=5000)
+            start = time.monotonic()
+            for server in (one, two):
+                while verdict(server, keys["match"], value) != "allow":
+                    assert time.monotonic() - start < 10, "withdrawal did not reach the servers"
+                    time.sleep(0.02)
+        finally:
+            worker.terminate()
+            assert worker.wait(timeout=15) == 0
