@@ -42,6 +42,8 @@ bench: bench-setup
 	$(BIN)/python benchmarks/index_bench.py --data clustered
 	$(BIN)/python benchmarks/index_bench.py --data real
 	$(BIN)/python benchmarks/api_bench.py
+	$(BIN)/python benchmarks/api_bench.py --workers 2
+	for n in 1000000 10000000; do $(BIN)/python benchmarks/ingest_bench.py --n $$n; done
 
 # Every benchmark at a tiny size, so none can rot; figures go to a scratch file.
 bench-smoke: bench-setup
@@ -51,6 +53,7 @@ bench-smoke: bench-setup
 	  $(BIN)/python benchmarks/index_bench.py --data $$data --n 5000 --queries 100 --recall-queries 20 --results $(SMOKE_RESULTS); \
 	done
 	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/ingest_bench.py --n 5000 --samples 3 --results $(SMOKE_RESULTS)
 
 clean:
 	rm -rf $(VENV) hashwall.db hashwall.db-wal hashwall.db-shm

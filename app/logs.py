@@ -46,3 +46,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # httpx logs every request's URL at INFO: a feed's query string may carry a token.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -19,6 +19,8 @@ from app.store import changes
 
 #: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
 LOOKUP_CHUNK = 500
+#: From this many new rows on, PostgreSQL loads them with COPY.
+COPY_ROWS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str,
     new hashes never reads the table first.
     """
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) >= COPY_ROWS:
+        return _copy_new(session, rows)
     insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = (
         insert_(HashRecord)
@@ -82,6 +86,36 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str,
     for start in range(0, len(rows), LOOKUP_CHUNK):
         result = session.execute(statement, rows[start : start + LOOKUP_CHUNK])
         inserted.update({(st, value): hash_id for hash_id, st, value in result})
+    return inserted
+
+
+def _copy_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """`_insert_new` for bulk loads on PostgreSQL: COPY into a temporary table, then one
+    INSERT ... SELECT ... ON CONFLICT DO NOTHING. A multi-row INSERT costs the driver more
+    to build than the server to run (3x slower at 5,000 rows a batch)."""
+    columns = list(rows[0])
+    names = ", ".join(columns)
+    connection = session.connection()
+    # The columns' types without their defaults (an id default would draw from the
+    # sequence for every staged row); the table lives as long as the pooled connection.
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS hashes_incoming AS "
+        f"SELECT {names} FROM hashes WITH NO DATA"
+    )
+    driver = connection.connection.driver_connection
+    with (
+        driver.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(f"COPY hashes_incoming ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+    result = connection.exec_driver_sql(
+        f"INSERT INTO hashes ({names}) SELECT {names} FROM hashes_incoming "
+        "ON CONFLICT (value, signal_type, bank_id) DO NOTHING "
+        "RETURNING id, signal_type, value"
+    )
+    inserted = {(signal_type, value): hash_id for hash_id, signal_type, value in result}
+    connection.exec_driver_sql("TRUNCATE hashes_incoming")
     return inserted
 
 

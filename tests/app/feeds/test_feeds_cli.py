@@ -77,7 +77,21 @@ def test_add_sync_and_list(
     output = run("feeds", "sync", "--once", env=CREDENTIALS)
     assert "stopncii: 3 records in 1 pages, 3 added, 0 removed, 0 rejected" in output
     assert "caught up" in output
-    listed = json.loads(run("feeds", "list", "--json"))
+    # A token in a feed's query string never reaches the logs (httpx logs request URLs).
+    state.threat_updates = [
+        {"id": "1", "indicator": random_pdq(700), "type": "HASH_PDQ", "last_updated": 5}
+    ]
+    run("feeds", "add", "--name", "te", "--kind", "threatexchange", "--url", f"{base}/v1/9",
+        "--bank", "ncii")  # fmt: skip
+    output = run(
+        "feeds", "sync", "--feed", "te",
+        env={"HASHWALL_THREATEXCHANGE_TOKEN": feedserver.TE_TOKEN, "HASHWALL_LOG_LEVEL": "DEBUG"},
+    )  # fmt: skip
+    assert "te: 1 records in 1 pages, 1 added" in output
+    for secret in (feedserver.TE_TOKEN, *CREDENTIALS.values()):
+        assert secret not in output
+    run("feeds", "disable", "te")
+    listed = json.loads(run("feeds", "list", "--json"))  # by name: stopncii, te
     assert listed[0]["records"] == 3 and listed[0]["trust"] == "unconfirmed"
     assert listed[0]["last_error"] is None and listed[0]["last_success_at"]
     assert feedserver.FETCH_KEY not in json.dumps(listed)
@@ -89,7 +103,7 @@ def test_add_sync_and_list(
     with TestClient(create_app(settings)) as client:
         response = client.get("/v1/feeds", headers=bearer(keys["banks:read"]))
         assert response.status_code == 200
-        (feed,) = response.json()["feeds"]
+        feed = response.json()["feeds"][0]
         assert feed["name"] == "stopncii" and feed["bank"] == "ncii" and feed["added"] == 3
         assert feed["checkpoint"]["token"] is None
         assert client.get("/v1/feeds", headers=bearer(keys["match"])).status_code == 403
