@@ -102,31 +102,50 @@ def db_upgrade(revision: str) -> None:
 @main.command("hash")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
-def hash_command(files: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--variants",
+    is_flag=True,
+    help="Also print the query-side candidates /v1/match/media looks up (mirrored, rotated, "
+    "trimmed, found inside a canvas).",
+)
+def hash_command(files: tuple[str, ...], as_json: bool, variants: bool) -> None:
     """Print the hashes of image files (pdq with quality, phash, md5, sha256)."""
     settings = Settings()
     registry = default_registry()
     failed = False
     for name in files:
         try:
-            signals = hash_file(Path(name).read_bytes(), registry, settings.limits)
+            signals = hash_file(Path(name).read_bytes(), registry, settings.limits, variants)
         except MatcherError as error:
             click.echo(f"{name}: error: {error}", err=True)
             failed = True
             continue
+        own = [s for s in signals if s.variant is None]
+        extra = [s for s in signals if s.variant is not None]
         if as_json:
-            record = {
+            record: dict[str, Any] = {
                 "file": name,
                 "hashes": [
                     {"signal_type": s.signal_type, "value": s.value, "quality": s.quality}
-                    for s in signals
+                    for s in own
                 ],
             }
+            if variants:
+                record["candidates"] = [
+                    {
+                        "variant": s.variant,
+                        "signal_type": s.signal_type,
+                        "value": s.value,
+                        "quality": s.quality,
+                    }
+                    for s in extra
+                ]
             click.echo(json.dumps(record))
         else:
             for s in signals:
                 quality = f" quality={s.quality}" if s.quality is not None else ""
-                click.echo(f"{name}\t{s.signal_type}\t{s.value}{quality}")
+                variant = f" variant={s.variant}" if s.variant else ""
+                click.echo(f"{name}\t{s.signal_type}\t{s.value}{quality}{variant}")
     if failed:
         sys.exit(ExitCode.PARTIAL if len(files) > 1 else ExitCode.ERROR)
 

@@ -53,19 +53,22 @@ class MediaHasher:
         assert self._pool is not None
         return self._pool
 
-    async def _hash_one(self, data: bytes) -> list[Signal]:
+    async def _hash_one(self, data: bytes, variants: bool) -> list[Signal]:
         async with self._slots:
             if self.processes:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(
-                    self._executor(), hash_file, data, self.registry, self.limits
+                    self._executor(), hash_file, data, self.registry, self.limits, variants
                 )
-            return await run_in_threadpool(hash_file, data, self.registry, self.limits)
+            return await run_in_threadpool(hash_file, data, self.registry, self.limits, variants)
 
-    async def hash_files(self, files: Sequence[tuple[str | None, bytes]]) -> list[list[Signal]]:
-        """The signals of each file, in order; a bad file raises an error naming it."""
+    async def hash_files(
+        self, files: Sequence[tuple[str | None, bytes]], variants: bool = False
+    ) -> list[list[Signal]]:
+        """The signals of each file, in order (with `variants`, the query-side candidates
+        after each file's own hashes); a bad file raises an error naming it."""
         results = await asyncio.gather(
-            *(self._hash_one(data) for _, data in files), return_exceptions=True
+            *(self._hash_one(data, variants) for _, data in files), return_exceptions=True
         )
         hashed = []
         for position, ((filename, _), result) in enumerate(zip(files, results, strict=True)):

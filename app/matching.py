@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.errors import InvalidInput
 from app.live_index import LiveIndex
@@ -25,6 +25,7 @@ class Query:
     value: str  # the canonical text form of `code`
     quality: int | None
     degenerate: bool
+    variant: str | None = None  # a query-side candidate of an upload (see matcher.variants)
 
 
 #: Why a degenerate hash is refused at ingest.
@@ -41,6 +42,7 @@ def parse_signal(registry: Registry, signal: Signal) -> Query:
         signal_type.format(code),
         signal.quality,
         signal_type.is_degenerate(code, signal.quality),
+        signal.variant,
     )
 
 
@@ -69,21 +71,23 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
     """
     banks = live.banks
     found: list[list[Candidate]] = [[] for _ in subjects]
-    pending: dict[str, list[tuple[int, bytes]]] = defaultdict(list)
+    pending: dict[str, list[tuple[int, Query]]] = defaultdict(list)
     for position, subject in enumerate(subjects):
         for query in subject:
             if not query.degenerate:
-                pending[query.signal_type].append((position, query.code))
+                pending[query.signal_type].append((position, query))
     for signal_type, entries in pending.items():
         radius = search_radius(banks.values(), signal_type)
         if radius is None:
             continue
-        results = live.search(signal_type, [code for _, code in entries], radius)
-        for (position, _), candidates in zip(entries, results, strict=True):
-            found[position].extend(candidates)
+        results = live.search(signal_type, [query.code for _, query in entries], radius)
+        for (position, query), candidates in zip(entries, results, strict=True):
+            found[position].extend(
+                replace(c, query_quality=query.quality, variant=query.variant) for c in candidates
+            )
     verdicts = []
     for subject, candidates in zip(subjects, found, strict=True):
-        verdict = decide(candidates, banks, {q.signal_type: q.quality for q in subject})
+        verdict = decide(candidates, banks)
         if verdict is NO_MATCH and any(q.degenerate for q in subject):
             verdict = DEGENERATE
         verdicts.append(verdict)

@@ -9,6 +9,13 @@ The rules, in order:
 4. Across banks the strictest action wins (block > review > allow)...
 5. ...except that a match within an enabled allow bank's `match` distance overrides it
    all to `allow`: allow banks list known false positives.
+6. A hash from an unconfirmed feed causes `review` at most until a moderator confirms it.
+7. An upload's extra candidates (mirrored, rotated, trimmed, found inside a canvas; see
+   `matcher/variants.py`) count only when the candidate has quality 50 or more and the
+   stored hash is not known to be weaker, and only within the `match` distance: never in
+   the review band.
+   Each candidate is one more chance of a false match; this keeps their share small
+   (benchmarks/RESULTS.md, "Variants").
 
 Why pdq 31/47 (benchmarks/RESULTS.md, "Thresholds"): on real photos re-encoded,
 resized, blurred, gamma-shifted, noised or made grey, 92-99% of copies stay within 31
@@ -33,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-POLICY_VERSION = "2026.11.3"
+POLICY_VERSION = "2026.11.4"
 #: pdq hashes under this quality never cause an automatic block.
 MIN_BLOCK_QUALITY = 50
 
@@ -108,6 +115,10 @@ class Candidate:
     stored_quality: int | None = None
     #: False for a hash from an unconfirmed feed that no moderator has confirmed yet.
     confirmed: bool = True
+    #: The quality of the query hash that found it.
+    query_quality: int | None = None
+    #: Set when a query-side candidate of an upload (mirrored, trimmed, ...) found it.
+    variant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,7 @@ class Match:
     distance: int
     action: Action
     reason: Reason
+    variant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +164,22 @@ def _is_low_quality(quality: int | None) -> bool:
     return quality is not None and quality < MIN_BLOCK_QUALITY
 
 
-def judge(candidate: Candidate, bank: BankPolicy, query_quality: int | None) -> Match | None:
-    """Apply rules 1-3 to one candidate; None when it does not count."""
+def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
+    """Apply the rules to one candidate; None when it does not count."""
     if not bank.enabled:
         return None
     limits = bank.thresholds_for(candidate.signal_type)
+    query_quality = candidate.query_quality
+    if candidate.variant is not None and (
+        query_quality is None
+        or _is_low_quality(query_quality)
+        or _is_low_quality(candidate.stored_quality)
+        or candidate.distance > limits.match
+    ):
+        # Rule 7: an extra candidate is one more chance of a false match; it counts only
+        # when it is strong, the stored hash is not known to be weak (feeds rarely send a
+        # quality), and it lies within the match distance.
+        return None
     if candidate.distance <= limits.match:
         action, reason = bank.action, Reason.MATCHED
     elif candidate.distance <= limits.review and bank.action is not Action.ALLOW:
@@ -174,28 +197,46 @@ def judge(candidate: Candidate, bank: BankPolicy, query_quality: int | None) -> 
     elif action is Action.BLOCK and not candidate.confirmed:
         action, reason = Action.REVIEW, Reason.UNCONFIRMED
     return Match(
-        candidate.hash_id, bank.name, candidate.signal_type, candidate.distance, action, reason
+        candidate.hash_id,
+        bank.name,
+        candidate.signal_type,
+        candidate.distance,
+        action,
+        reason,
+        candidate.variant,
     )
 
 
-def decide(
-    candidates: Iterable[Candidate],
-    banks: Mapping[int, BankPolicy],
-    query_quality: Mapping[str, int | None] | None = None,
-) -> Verdict:
+def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> Verdict:
     """The verdict for one item or file from every candidate of every signal type."""
-    qualities = query_quality or {}
-    matches = []
+    best: dict[tuple[int, str, str], Match] = {}
     for candidate in candidates:
         bank = banks.get(candidate.bank_id)
         if bank is None:
             continue
-        match = judge(candidate, bank, qualities.get(candidate.signal_type))
-        if match is not None:
-            matches.append(match)
+        match = judge(candidate, bank)
+        if match is None:
+            continue
+        # A stored hash found by several candidates of one upload counts once, by the
+        # upload's own hash if it found it, else by the closest candidate.
+        key = (match.hash_id, match.bank, match.signal_type)
+        held = best.get(key)
+        if held is None or (match.variant is None, -match.distance) > (
+            held.variant is None,
+            -held.distance,
+        ):
+            best[key] = match
+    matches = list(best.values())
     if not matches:
         return NO_MATCH
-    # Strictest first; among equals, the closest explains the verdict.
-    matches.sort(key=lambda m: (m.action is not Action.ALLOW, -m.action.severity, m.distance))
+    # Strictest first; among equals, the upload's own hash, then the closest, explains it.
+    matches.sort(
+        key=lambda m: (
+            m.action is not Action.ALLOW,
+            -m.action.severity,
+            m.variant is not None,
+            m.distance,
+        )
+    )
     deciding = matches[0]
     return Verdict(deciding.action, deciding.reason, tuple(matches))

@@ -43,12 +43,18 @@ class MatchDetail(BaseModel):
     reason: str
     hash_id: int
     external_id: str | None = None
+    variant: str | None = Field(
+        default=None,
+        description="For media: the candidate of the upload that matched (`mirrored`, "
+        "`trimmed:original`, ...); absent when the upload's own hash did.",
+    )
 
 
 class MatchResult(BaseModel):
     verdict: ActionName
     reason: str = Field(
-        description="no_match, matched, near_match, low_quality, allowlisted or degenerate_hash"
+        description="no_match, matched, near_match, low_quality, unconfirmed_source, "
+        "allowlisted or degenerate_hash"
     )
     content_id: str | None = None
     matches: list[MatchDetail] = Field(default_factory=list)
@@ -66,6 +72,12 @@ class ComputedHash(BaseModel):
 
 class MediaMatchResult(MatchResult):
     filename: str | None = None
+    candidate: str | None = Field(
+        default=None,
+        description="Which candidate of the file decided a match: `original` (its own "
+        "hashes), a dihedral orientation (`mirrored`, `rotated_90_cw`, ...), or a region "
+        "(`trimmed:...`, `inner:...`).",
+    )
     hashes: list[ComputedHash]
 
 

@@ -7,12 +7,21 @@ from matcher.pdq import PDQ_MAX_SIDE
 from matcher.signals import Media, Registry, Signal
 
 
-def hash_file(data: bytes, registry: Registry, limits: Limits) -> list[Signal]:
-    """Decode `data` as an image and return one signal per applicable type.
+def hash_file(
+    data: bytes, registry: Registry, limits: Limits, variants: bool = False
+) -> list[Signal]:
+    """Decode `data` as an image and return one signal per applicable type, then, with
+    `variants`, the query-side candidates (mirrored, trimmed, ...) of each type.
 
     The bytes and pixels live only in this call's memory and are dropped on return.
     """
     media = Media(data=data, rgb=decode_image(data, limits, PDQ_MAX_SIDE))
+    if variants:
+        every = [signal_type.hash_variants(media) for signal_type in registry]
+        # Each file's own hashes first, in registry order, then the candidates.
+        return [s for group in every for s in group if s.variant is None] + [
+            s for group in every for s in group if s.variant is not None
+        ]
     signals = []
     for signal_type in registry:
         signal = signal_type.hash_media(media)

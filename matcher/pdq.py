@@ -19,6 +19,7 @@ import pdqhash
 
 from matcher.decode import shrink
 from matcher.signals import Media, PerceptualSignalType, Signal
+from matcher.variants import pdq_variants
 
 #: Longest side an image is shrunk to before PDQ; chosen in benchmarks/hash_bench.py.
 #: Decoding shrinks uploads to this size too, so pdq and phash share one working image.
@@ -51,3 +52,15 @@ class PDQ(PerceptualSignalType):
             return None
         code, quality = pdq_from_rgb(media.rgb)
         return Signal(self.name, self.format(code), quality)
+
+    def hash_variants(self, media: Media) -> list[Signal]:
+        """The file's own pdq, then its dihedral orientations, the trimmed picture and
+        the picture found inside a canvas (see `matcher.variants`). The reference computes
+        the own hash and its orientations from one DCT, so this costs what `hash_media`
+        does when the picture has no borders or frame."""
+        if media.rgb is None:
+            return []
+        own, *extra = pdq_variants(shrink(media.rgb, PDQ_MAX_SIDE))
+        return [Signal(self.name, self.format(own.code), own.quality)] + [
+            Signal(self.name, self.format(v.code), v.quality, v.name) for v in extra
+        ]

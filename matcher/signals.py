@@ -36,6 +36,8 @@ class Signal:
     signal_type: str
     value: str
     quality: int | None = None
+    #: For a query-side candidate (`mirrored`, `trimmed:original`, ...): how it was made.
+    variant: str | None = None
 
 
 class SignalType(ABC):
@@ -77,6 +79,12 @@ class SignalType(ABC):
     @abstractmethod
     def hash_media(self, media: Media) -> Signal | None:
         """Hash one file; None when this type does not apply to it (e.g. pdq of non-image)."""
+
+    def hash_variants(self, media: Media) -> list[Signal]:
+        """`hash_media`'s signal, then the file's query-side candidates (mirrored,
+        trimmed, ...), which have a `variant`; by default there are none."""
+        signal = self.hash_media(media)
+        return [] if signal is None else [signal]
 
 
 class PerceptualSignalType(SignalType):

@@ -79,6 +79,7 @@ def results_for(
                     "reason": m.reason.value,
                     "hash_id": m.hash_id,
                     "external_id": external.get(m.hash_id),
+                    "variant": m.variant,
                 }
             )
             for m in (verdict.matches if details else ())
@@ -134,7 +135,7 @@ async def match_media(request: Request, state: StateDep, principal: MatchKey) ->
     upload = await read_media(request, state.settings)
     files = [(f.filename, f.data) for f in upload.files]
     del upload
-    hashed = await state.hasher.hash_files(files)
+    hashed = await state.hasher.hash_files(files, variants=True)
     names = [name for name, _ in files]
     del files  # the media is not needed past hashing
     results = await run_in_threadpool(judge_files, state, principal, names, hashed)
@@ -147,7 +148,8 @@ def judge_files(
     names: list[str | None],
     hashed: list[list[Signal]],
 ) -> list[dict[str, Any]]:
-    """Look up each file's hashes and judge it."""
+    """Look up each file's hashes and candidates and judge it; say which candidate
+    decided (`original`: the file's own hash)."""
     subjects = [[parse_signal(state.registry, s) for s in signals] for signals in hashed]
     verdicts = match_subjects(state.live, subjects)
     results = results_for(
@@ -155,13 +157,16 @@ def judge_files(
         principal,
         verdicts,
         [None] * len(hashed),
-        [[s.signal_type for s in sig] for sig in hashed],
+        [list(dict.fromkeys(s.signal_type for s in sig)) for sig in hashed],
     )
-    for result, name, signals in zip(results, names, hashed, strict=True):
+    for result, name, signals, verdict in zip(results, names, hashed, verdicts, strict=True):
         if name is not None:
             result["filename"] = name
+        if verdict.matches:
+            result["candidate"] = verdict.matches[0].variant or "original"
         result["hashes"] = [
             without_none({"signal_type": s.signal_type, "value": s.value, "quality": s.quality})
             for s in signals
+            if s.variant is None
         ]
     return results

@@ -200,6 +200,41 @@ def test_media_match_returns_hashes_and_verdicts(client: TestClient, keys: dict[
     assert second["verdict"] == "allow"
 
 
+def test_mirrored_and_framed_uploads_match_and_say_which_candidate(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    import cv2
+    import numpy as np
+
+    from app.demo import sample_image
+    from tests.factories import encode
+
+    make_bank(client, keys["all"], "ncii", "block")
+    add(client, keys["all"], "ncii", [pdq_hex(5)])
+    original = sample_image(5)
+    padded = cv2.copyMakeBorder(original, 60, 60, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    files = [
+        ("file", ("mirror.jpg", encode(np.ascontiguousarray(original[:, ::-1])), "image/jpeg")),
+        ("file", ("boxed.jpg", encode(np.ascontiguousarray(padded[:, ::-1])), "image/jpeg")),
+        ("file", ("same.jpg", encode(original), "image/jpeg")),
+        ("file", ("other.jpg", photo(6), "image/jpeg")),
+    ]
+    response = client.post("/v1/match/media", files=files, headers=bearer(keys["match:details"]))
+    assert response.status_code == 200, response.text
+    mirror, boxed, same, other = response.json()["results"]
+    assert (mirror["verdict"], mirror["candidate"]) == ("block", "mirrored")
+    assert mirror["matches"][0]["variant"] == "mirrored"
+    assert (boxed["verdict"], boxed["candidate"]) == ("block", "trimmed:mirrored")
+    assert (same["verdict"], same["candidate"]) == ("block", "original")
+    assert "variant" not in same["matches"][0]
+    assert other["verdict"] == "allow" and "candidate" not in other
+    # Only the file's own hashes are listed, not every candidate.
+    assert len(mirror["hashes"]) == 4
+    # A key without details learns the verdict and which candidate, never the case.
+    response = client.post("/v1/match/media", files=files[:1], headers=bearer(keys["match"]))
+    assert response.json()["results"][0]["matches"] == []
+
+
 def test_bank_media_ingest_then_exact_reupload_matches(
     client: TestClient, keys: dict[str, str]
 ) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from app.policy import (
+    NO_MATCH,
     Action,
     BankPolicy,
     Candidate,
@@ -59,12 +62,38 @@ def test_disabled_and_unknown_banks_never_match() -> None:
 def test_low_quality_caps_at_review() -> None:
     stored_weak = decide([pdq(BLOCK, 0, quality=49)], BANKS)
     assert (stored_weak.action, stored_weak.reason) == (Action.REVIEW, Reason.LOW_QUALITY)
-    query_weak = decide([pdq(BLOCK, 0)], BANKS, {"pdq": 10})
+    query_weak = decide([replace(pdq(BLOCK, 0), query_quality=10)], BANKS)
     assert query_weak.action is Action.REVIEW
-    assert decide([pdq(BLOCK, 0, quality=50)], BANKS, {"pdq": 50}).action is Action.BLOCK
+    strong = replace(pdq(BLOCK, 0, quality=50), query_quality=50)
+    assert decide([strong], BANKS).action is Action.BLOCK
     # Quality is a pdq notion: an exact md5 match blocks whatever the pdq quality.
-    md5 = Candidate(1, BLOCK.id, "md5", 0)
-    assert decide([md5], BANKS, {"pdq": 10}).action is Action.BLOCK
+    md5 = Candidate(1, BLOCK.id, "md5", 0, query_quality=10)
+    assert decide([md5], BANKS).action is Action.BLOCK
+
+
+def test_extra_candidates_count_only_when_strong_and_within_the_match_distance() -> None:
+    def variant(distance: int, quality: int = 90, stored: int | None = 90) -> Candidate:
+        return Candidate(1, BLOCK.id, "pdq", distance, stored, True, quality, "mirrored")
+
+    verdict = decide([variant(31)], BANKS)
+    assert (verdict.action, verdict.reason) == (Action.BLOCK, Reason.MATCHED)
+    assert verdict.matches[0].variant == "mirrored"
+    assert decide([variant(32)], BANKS) is NO_MATCH  # never the review band
+    assert decide([variant(0, quality=49)], BANKS) is NO_MATCH
+    assert decide([variant(0, stored=49)], BANKS) is NO_MATCH
+    # Feeds rarely send a quality: an unknown one does not hold a candidate back.
+    assert decide([variant(0, stored=None)], BANKS).action is Action.BLOCK
+    # One stored hash found by the upload's own hash and by a candidate counts once, by
+    # the upload's own hash.
+    own = Candidate(1, BLOCK.id, "pdq", 20, 90, True, 90)
+    verdict = decide([variant(3), own], BANKS)
+    assert len(verdict.matches) == 1 and verdict.matches[0].variant is None
+
+
+def test_unconfirmed_hashes_never_block() -> None:
+    unconfirmed = Candidate(1, BLOCK.id, "pdq", 0, 90, False, 90)
+    verdict = decide([unconfirmed], BANKS)
+    assert (verdict.action, verdict.reason) == (Action.REVIEW, Reason.UNCONFIRMED)
 
 
 def test_search_radius_is_the_widest_that_can_matter() -> None:

@@ -1,0 +1,187 @@
+"""Query-side candidates: the pdq hashes an upload may match under, beyond its own.
+
+Banks hold the hash of each original only (StopNCII sends one pdq per image), and
+re-uploaders mirror, rotate, pad, letterbox, screenshot or frame the picture. So the
+robustness comes from the query side: for each upload, besides its own hash,
+
+- the eight dihedral orientations (rotations by 90 degrees, mirrors), which the
+  reference pdq derives from one DCT at no extra cost;
+- the picture with uniform borders trimmed (padding, letterbox and pillarbox bars);
+- the largest textured region inside a mostly flat canvas (a photo in a screenshot of
+  an app or a web page, a meme frame with caption bands), each in eight orientations.
+
+Every extra candidate is one more chance of a false match, so the policy treats them
+more strictly than the upload's own hash (see `app/policy.py`): only candidates of
+quality at least 50 are searched, and they count only within the bank's match distance,
+never its review band. The regions are found on a small grey copy of the picture; the
+hashes are computed on the working image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pdqhash
+
+from matcher.decode import shrink
+from matcher.signals import PerceptualSignalType
+
+#: The reference pdq's dihedral order, each named by what the uploader did to the
+#: original that this candidate undoes.
+ORIENTATIONS = (
+    "original",
+    "rotated_90_cw",
+    "rotated_180",
+    "rotated_90_ccw",
+    "flipped",
+    "mirrored",
+    "transposed",
+    "transversed",
+)
+#: Candidates weaker than this are not searched (flat images collide with each other).
+MIN_QUALITY = 50
+#: Regions are looked for on a grey copy this large.
+ANALYSIS_SIDE = 384
+#: A trimmed or inner region smaller than this share of the picture is not a candidate.
+MIN_REGION_SHARE = 0.2
+#: The least share of non-flat pixels in a row or column of a photo found in a canvas.
+PHOTO_COVER = 0.5
+#: A region must leave out at least this share of the picture to be worth a candidate.
+MIN_REMOVED_SHARE = 0.04
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One candidate hash: how it was made (`trimmed:mirrored`), its code and quality."""
+
+    name: str
+    code: bytes
+    quality: int
+
+
+Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
+
+
+def _dihedral(rgb: np.ndarray, region: str) -> list[Variant]:
+    hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+    prefix = "" if region == "whole" else f"{region}:"
+    return [
+        Variant(f"{prefix}{orientation}", PerceptualSignalType.bits_to_code(bits), int(quality))
+        for orientation, bits in zip(ORIENTATIONS, hashes, strict=True)
+    ]
+
+
+def _line_is_border(line: np.ndarray, colour: float, tolerance: float) -> bool:
+    return bool(np.mean(np.abs(line - colour) <= tolerance) >= 0.97)
+
+
+def trim_box(gray: np.ndarray, tolerance: float = 12.0) -> Box:
+    """The box left after removing uniform bars of one colour per side (padding,
+    letterbox), on a grey image."""
+    values = gray.astype(np.float32)
+    height, width = values.shape
+    top, bottom, left, right = 0, height, 0, width
+    colour = float(np.median(values[0]))
+    while top < bottom - 1 and _line_is_border(values[top, left:right], colour, tolerance):
+        top += 1
+    colour = float(np.median(values[-1]))
+    while bottom - 1 > top and _line_is_border(values[bottom - 1, left:right], colour, tolerance):
+        bottom -= 1
+    colour = float(np.median(values[top:bottom, 0]))
+    while left < right - 1 and _line_is_border(values[top:bottom, left], colour, tolerance):
+        left += 1
+    colour = float(np.median(values[top:bottom, -1]))
+    while right - 1 > left and _line_is_border(values[top:bottom, right - 1], colour, tolerance):
+        right -= 1
+    return top, bottom, left, right
+
+
+def inner_box(gray: np.ndarray) -> Box | None:
+    """The bounding box of the largest non-flat region of a grey image, or None.
+
+    App chrome, page backgrounds and caption bands are flat (equal values over long
+    runs) with thin text; a photo varies almost everywhere, if only by its gradients and
+    noise. Non-flat pixels, closed over small gaps, leave the photo as the largest blob.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
+    spread = cv2.dilate(gray, kernel).astype(np.int16) - cv2.erode(gray, kernel)
+    # Opening drops text strokes and the thin edges of flat bars; closing then joins the
+    # photo across its own smooth patches.
+    opening = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
+    size = max(3, min(gray.shape) // 64)
+    closing = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    varied = cv2.morphologyEx((spread > 4).astype(np.uint8), cv2.MORPH_OPEN, opening)
+    varied = cv2.morphologyEx(varied, cv2.MORPH_CLOSE, closing)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(varied, connectivity=4)
+    if count < 2:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    left, top, width, height, area = (int(v) for v in stats[best])
+    if area < 0.6 * width * height:  # a scatter of text, not a picture
+        return None
+    # Peel off rows and columns at the edges that are mostly flat: a caption or a line of
+    # text that the closing joined to the photo.
+    inside = (spread > 4)[top : top + height, left : left + width]
+    rows, columns = inside.mean(axis=1), inside.mean(axis=0)
+    first, last = 0, height
+    while first < last - 1 and rows[first] < PHOTO_COVER:
+        first += 1
+    while last - 1 > first and rows[last - 1] < PHOTO_COVER:
+        last -= 1
+    start, end = 0, width
+    while start < end - 1 and columns[start] < PHOTO_COVER:
+        start += 1
+    while end - 1 > start and columns[end - 1] < PHOTO_COVER:
+        end -= 1
+    return top + first, top + last, left + start, left + end
+
+
+def _worth(box: Box, shape: tuple[int, ...]) -> bool:
+    top, bottom, left, right = box
+    kept = (bottom - top) * (right - left) / (shape[0] * shape[1])
+    return (
+        MIN_REGION_SHARE <= kept <= 1 - MIN_REMOVED_SHARE and min(bottom - top, right - left) >= 16
+    )
+
+
+def _grown(box: Box, pixels: int) -> Box:
+    top, bottom, left, right = box
+    return top - pixels, bottom + pixels, left - pixels, right + pixels
+
+
+def _scaled(box: Box, factor: float, shape: tuple[int, ...]) -> Box:
+    top, bottom, left, right = box
+    return (
+        max(0, round(top * factor)),
+        min(shape[0], round(bottom * factor)),
+        max(0, round(left * factor)),
+        min(shape[1], round(right * factor)),
+    )
+
+
+def pdq_variants(rgb: np.ndarray) -> list[Variant]:
+    """Every candidate of an RGB image, its own hash (`original`) first; candidates
+    under `MIN_QUALITY` are left out, except the original."""
+    found = _dihedral(rgb, "whole")
+    original = found[0]
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    boxes: dict[str, Box] = {}
+    # A sliver of border left in moves pdq by tens of bits: trim at full resolution.
+    trimmed = trim_box(gray)
+    if _worth(trimmed, gray.shape):
+        boxes["trimmed"] = trimmed
+    small = shrink(gray, ANALYSIS_SIDE)
+    inner = inner_box(small)
+    if inner is not None:
+        # Found on the small copy; its edges are then settled at full resolution.
+        factor = gray.shape[0] / small.shape[0]
+        top, bottom, left, right = _scaled(_grown(inner, 2), factor, gray.shape)
+        inside = trim_box(gray[top:bottom, left:right])
+        inner = (top + inside[0], top + inside[1], left + inside[2], left + inside[3])
+        if _worth(inner, gray.shape) and inner != boxes.get("trimmed"):
+            boxes["inner"] = inner
+    for region, (top, bottom, left, right) in boxes.items():
+        found.extend(_dihedral(rgb[top:bottom, left:right], region))
+    return [original, *(v for v in found[1:] if v.quality >= MIN_QUALITY)]

@@ -1,0 +1,94 @@
+"""Query-side candidates: a mirrored, rotated, padded or framed upload still finds the
+original's pdq."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pdqhash
+import pytest
+
+from app.demo import sample_image
+from matcher.signals import PerceptualSignalType
+from matcher.variants import MIN_QUALITY, ORIENTATIONS, inner_box, pdq_variants, trim_box
+
+
+def reference(rgb: np.ndarray) -> bytes:
+    bits, _ = pdqhash.compute(np.ascontiguousarray(rgb))
+    return PerceptualSignalType.bits_to_code(bits)
+
+
+def distance(a: bytes, b: bytes) -> int:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def best(rgb: np.ndarray, original: bytes) -> tuple[str, int]:
+    found = pdq_variants(rgb)
+    closest = min(found, key=lambda v: distance(v.code, original))
+    return closest.name, distance(closest.code, original)
+
+
+ORIGINAL = sample_image(11, (480, 640))
+
+
+def test_the_first_candidate_is_the_reference_hash() -> None:
+    first = pdq_variants(ORIGINAL)[0]
+    assert first.name == "original" and first.code == reference(ORIGINAL)
+
+
+@pytest.mark.parametrize(
+    ("transform", "expected"),
+    [
+        (lambda im: im[:, ::-1], "mirrored"),
+        (lambda im: np.rot90(im, 2), "rotated_180"),
+        (lambda im: np.rot90(im, 1), "rotated_90_ccw"),
+        (lambda im: np.rot90(im, -1), "rotated_90_cw"),
+        (lambda im: im.transpose(1, 0, 2), "transposed"),
+        (lambda im: im[::-1], "flipped"),
+    ],
+)
+def test_every_orientation_is_found(transform, expected: str) -> None:  # type: ignore[no-untyped-def]
+    original = reference(ORIGINAL)
+    upload = np.ascontiguousarray(transform(ORIGINAL))
+    name, bits = best(upload, original)
+    assert name == expected and bits <= 31
+    assert distance(reference(upload), original) > 64  # plain pdq misses it
+
+
+def test_padding_and_letterbox_are_trimmed() -> None:
+    original = reference(ORIGINAL)
+    padded = cv2.copyMakeBorder(ORIGINAL, 40, 90, 120, 10, cv2.BORDER_CONSTANT, value=(30, 200, 90))
+    assert trim_box(cv2.cvtColor(padded, cv2.COLOR_RGB2GRAY)) == (40, 520, 120, 760)
+    name, bits = best(padded, original)
+    assert name == "trimmed:original" and bits <= 16
+    boxed = cv2.copyMakeBorder(ORIGINAL, 200, 200, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    assert best(boxed, original)[1] <= 16
+    mirrored_padded = np.ascontiguousarray(padded[:, ::-1])
+    assert best(mirrored_padded, original)[0] == "trimmed:mirrored"
+
+
+def test_a_photo_inside_an_app_frame_is_found() -> None:
+    original = reference(ORIGINAL)
+    canvas = np.full((900, 760, 3), 245, np.uint8)
+    canvas[:70] = (40, 90, 200)
+    cv2.putText(canvas, "Photos", (20, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 2)
+    canvas[100:580, 60:700] = ORIGINAL
+    for line in range(4):
+        cv2.putText(canvas, "liked by 1,204 people", (20, 640 + 60 * line),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.9, (30, 30, 30), 2)  # fmt: skip
+    box = inner_box(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY))
+    assert box is not None
+    top, bottom, left, right = box
+    assert abs(top - 100) <= 8 and abs(bottom - 580) <= 8
+    assert abs(left - 60) <= 8 and abs(right - 700) <= 8
+    name, bits = best(canvas, original)
+    assert name.startswith("inner:") and bits <= 24
+
+
+def test_flat_images_give_no_extra_candidates() -> None:
+    flat = np.full((300, 400, 3), 128, np.uint8)
+    flat[100:200, 100:300] = 140
+    found = pdq_variants(flat)
+    assert found[0].name == "original"
+    assert all(v.quality >= MIN_QUALITY for v in found[1:])
+    assert len(ORIENTATIONS) == 8
