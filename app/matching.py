@@ -63,6 +63,13 @@ def parse_items(
     return queries
 
 
+def picture_quality(hashes: Sequence[Signal] | Sequence[Query]) -> int | None:
+    """The pdq quality of a picture's own hash among its hashes, if it has one: how far
+    its other perceptual hashes can be trusted (a flat picture's phash collides with
+    countless others)."""
+    return next((h.quality for h in hashes if h.signal_type == "pdq" and not h.variant), None)
+
+
 def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list[Verdict]:
     """One verdict per subject (a submitted hash, or all the hashes of one file).
 
@@ -72,7 +79,9 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
     banks = live.banks
     found: list[list[Candidate]] = [[] for _ in subjects]
     pending: dict[str, list[tuple[int, Query]]] = defaultdict(list)
+    qualities: list[int | None] = []
     for position, subject in enumerate(subjects):
+        qualities.append(picture_quality(subject))
         for query in subject:
             if not query.degenerate:
                 pending[query.signal_type].append((position, query))
@@ -82,8 +91,9 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
             continue
         results = live.search(signal_type, [query.code for _, query in entries], radius)
         for (position, query), candidates in zip(entries, results, strict=True):
+            quality = query.quality if query.quality is not None else qualities[position]
             found[position].extend(
-                replace(c, query_quality=query.quality, variant=query.variant) for c in candidates
+                replace(c, query_quality=quality, variant=query.variant) for c in candidates
             )
     verdicts = []
     for subject, candidates in zip(subjects, found, strict=True):

@@ -14,6 +14,10 @@ The rules, in order:
    `matcher/variants.py`) count only when the candidate has quality 50 or more and the
    stored hash is not known to be weaker, and only within the `match` distance: never in
    the review band.
+8. phash alone never blocks: `review` at most (reason `secondary_signal`), and a phash
+   match of an upload whose pdq quality is under 50 does not count at all. Measured
+   among 6.9 million pairs of distinct images of quality >= 50, 59 came within phash's 4
+   bits (1 within pdq's 31); on flat drawings, tens of thousands did.
    Each candidate is one more chance of a false match; this keeps their share small
    (benchmarks/RESULTS.md, "Variants").
 
@@ -25,10 +29,9 @@ most any wider bound recovers. Among 4.9 million pairs of distinct images of qua
 review band from 47 to 63 would bring moderators 13 times the false candidates for
 under 2% more recall. Between 31 and 47 a person looks.
 
-Why phash 4/8: phash collides far more often. Across the same distinct pairs, 40 came
-within 4 bits, 96 within 6 and 553 within 10, while copies mostly stay within 4 (87-99%)
-and 8 (97-100%). It is a secondary signal: it may block only as close as pdq's rate of
-false matches allows.
+Why phash 4/8, review only: phash collides far more often. Across the same distinct
+pairs, 40 came within 4 bits, 96 within 6 and 553 within 10, while copies mostly stay
+within 4 (87-99%) and 8 (97-100%). It is a secondary signal: a person looks (rule 8).
 
 `POLICY_VERSION` is written with every verdict; change it whenever these rules or the
 defaults change, so a verdict can always be explained by the rules it was given under.
@@ -40,7 +43,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-POLICY_VERSION = "2026.11.4"
+POLICY_VERSION = "2026.11.5"
+#: Signals that collide too often to block on their own (rule 8).
+SECONDARY_SIGNALS = frozenset({"phash"})
 #: pdq hashes under this quality never cause an automatic block.
 MIN_BLOCK_QUALITY = 50
 
@@ -69,6 +74,7 @@ class Reason(StrEnum):
     NEAR_MATCH = "near_match"
     LOW_QUALITY = "low_quality"
     UNCONFIRMED = "unconfirmed_source"
+    SECONDARY = "secondary_signal"
     ALLOWLISTED = "allowlisted"
     DEGENERATE = "degenerate_hash"
 
@@ -170,6 +176,8 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
         return None
     limits = bank.thresholds_for(candidate.signal_type)
     query_quality = candidate.query_quality
+    if candidate.signal_type in SECONDARY_SIGNALS and _is_low_quality(query_quality):
+        return None  # Rule 8: on a flat picture phash says nothing.
     if candidate.variant is not None and (
         query_quality is None
         or _is_low_quality(query_quality)
@@ -196,6 +204,8 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
         action, reason = Action.REVIEW, Reason.LOW_QUALITY
     elif action is Action.BLOCK and not candidate.confirmed:
         action, reason = Action.REVIEW, Reason.UNCONFIRMED
+    elif action is Action.BLOCK and candidate.signal_type in SECONDARY_SIGNALS:
+        action, reason = Action.REVIEW, Reason.SECONDARY
     return Match(
         candidate.hash_id,
         bank.name,

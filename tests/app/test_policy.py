@@ -101,3 +101,13 @@ def test_search_radius_is_the_widest_that_can_matter() -> None:
     assert search_radius([ALLOW, TIGHT], "pdq") == 31
     assert search_radius([OFF], "pdq") is None
     assert search_radius([BLOCK], "md5") == 0
+
+
+def test_phash_alone_asks_for_review_and_says_nothing_of_flat_pictures() -> None:
+    phash = Candidate(1, BLOCK.id, "phash", 0, None, True, 80)
+    verdict = decide([phash], BANKS)
+    assert (verdict.action, verdict.reason) == (Action.REVIEW, Reason.SECONDARY)
+    assert decide([replace(phash, query_quality=30)], BANKS) is NO_MATCH
+    # With a pdq match too, pdq decides.
+    both = decide([phash, Candidate(1, BLOCK.id, "pdq", 5, 90, True, 80)], BANKS)
+    assert (both.action, both.matches[0].signal_type) == (Action.BLOCK, "pdq")
