@@ -38,6 +38,7 @@ bench-setup: install
 bench: bench-setup
 	$(BIN)/python benchmarks/hash_bench.py
 	$(BIN)/python benchmarks/threshold_bench.py
+	$(BIN)/python benchmarks/variant_bench.py
 	for n in 100000 1000000 10000000; do $(BIN)/python benchmarks/index_bench.py --n $$n; done
 	$(BIN)/python benchmarks/index_bench.py --data clustered
 	$(BIN)/python benchmarks/index_bench.py --data real
@@ -49,6 +50,7 @@ bench: bench-setup
 bench-smoke: bench-setup
 	$(BIN)/python benchmarks/hash_bench.py --limit 4 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/threshold_bench.py --photos 6 --clipart 40 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/variant_bench.py --photos 4 --clipart 40 --results $(SMOKE_RESULTS)
 	for data in uniform clustered real; do \
 	  $(BIN)/python benchmarks/index_bench.py --data $$data --n 5000 --queries 100 --recall-queries 20 --results $(SMOKE_RESULTS); \
 	done
