@@ -167,3 +167,35 @@ def test_an_import_killed_with_sigkill_ends_as_an_uninterrupted_one(
     assert " 0 added, 0 reactivated, 0 updated" in output
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(HashRecord)) == 2 * len(expected)
+
+
+def test_an_import_on_a_terminal_shows_progress_with_rate_and_eta(
+    run: Callable[..., str], database_url: str, tmp_path: Path
+) -> None:
+    import pty
+
+    path = tmp_path / "bank.jsonl"
+    write_jsonl(path, 3000, 90_000)
+    run("banks", "create", "ncii")
+    env = os.environ | {"HASHWALL_DATABASE_URL": database_url, "COLUMNS": "160"}
+    command = [sys.executable, "-c", "from app.cli import main; main()", "hashes", "import",
+               str(path), "--bank", "ncii", "--batch-size", "500"]  # fmt: skip
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=60)
+    os.close(leader)
+    text = output.decode(errors="replace")
+    assert "importing" in text and "lines/s" in text and "ETA" in text
+    assert "3,0" in text  # the line count, as the bar draws it
+    withdrawn = sum(1 for number in range(3000) if number % 97 == 5)
+    assert f"imported into ncii: {3000 - withdrawn} added" in text
