@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from app.errors import from_matcher_error
 from matcher.decode import Limits
 from matcher.errors import MatcherError
-from matcher.media import hash_file
+from matcher.media import hash_file, second_look
 from matcher.signals import Registry, Signal
 
 
@@ -78,6 +78,22 @@ class MediaHasher:
                 raise result
             hashed.append(result)
         return hashed
+
+    async def second_look(
+        self, files: Sequence[bytes], names: Sequence[Sequence[str]]
+    ) -> list[list[Signal]]:
+        """For each file, its candidates `names` hashed on the picture turned back."""
+
+        async def one(data: bytes, wanted: Sequence[str]) -> list[Signal]:
+            async with self._slots:
+                if self.processes:
+                    loop = asyncio.get_running_loop()
+                    return await loop.run_in_executor(
+                        self._executor(), second_look, data, self.limits, list(wanted)
+                    )
+                return await run_in_threadpool(second_look, data, self.limits, list(wanted))
+
+        return list(await asyncio.gather(*(one(d, n) for d, n in zip(files, names, strict=True))))
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""

@@ -63,6 +63,13 @@ def parse_items(
     return queries
 
 
+def with_second_look(signals: Sequence[Signal], exact: Sequence[Signal]) -> list[Signal]:
+    """A file's signals with the candidates hashed again on the turned-back picture in
+    place of the derived ones of the same names."""
+    redone = {s.variant for s in exact}
+    return [s for s in signals if s.variant not in redone] + list(exact)
+
+
 def picture_quality(hashes: Sequence[Signal] | Sequence[Query]) -> int | None:
     """The pdq quality of a picture's own hash among its hashes, if it has one: how far
     its other perceptual hashes can be trusted (a flat picture's phash collides with

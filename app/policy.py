@@ -147,6 +147,9 @@ class Verdict:
     action: Action
     reason: Reason
     matches: tuple[Match, ...] = ()
+    #: Derived orientations that came within the review distance without counting: worth
+    #: hashing again on the turned-back picture (see `matcher.variants.exact_variants`).
+    near_variants: tuple[str, ...] = ()
 
 
 NO_MATCH = Verdict(Action.ALLOW, Reason.NO_MATCH)
@@ -220,12 +223,15 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
 def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> Verdict:
     """The verdict for one item or file from every candidate of every signal type."""
     best: dict[tuple[int, str, str], Match] = {}
+    near: dict[str, None] = {}
     for candidate in candidates:
         bank = banks.get(candidate.bank_id)
         if bank is None:
             continue
         match = judge(candidate, bank)
         if match is None:
+            if _worth_a_second_look(candidate, bank):
+                near[candidate.variant or ""] = None
             continue
         # A stored hash found by several candidates of one upload counts once, by the
         # upload's own hash if it found it, else by the closest candidate.
@@ -238,7 +244,7 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
             best[key] = match
     matches = list(best.values())
     if not matches:
-        return NO_MATCH
+        return Verdict(Action.ALLOW, Reason.NO_MATCH, (), tuple(near)) if near else NO_MATCH
     # Strictest first; among equals, the upload's own hash, then the closest, explains it.
     matches.sort(
         key=lambda m: (
@@ -249,4 +255,20 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
         )
     )
     deciding = matches[0]
-    return Verdict(deciding.action, deciding.reason, tuple(matches))
+    return Verdict(deciding.action, deciding.reason, tuple(matches), tuple(near))
+
+
+def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
+    """A derived orientation of a strong upload within the review distance of a bank that
+    could block: turned back exactly, it may come within the match distance."""
+    variant = candidate.variant
+    if variant is None or variant.endswith("original") or candidate.signal_type != "pdq":
+        return False
+    limits = bank.thresholds_for(candidate.signal_type)
+    return (
+        bank.enabled
+        and bank.action is not Action.ALLOW
+        and not _is_low_quality(candidate.query_quality)
+        and not _is_low_quality(candidate.stored_quality)
+        and limits.match < candidate.distance <= limits.review
+    )

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.matching import picture_quality
+from app.matching import picture_quality, with_second_look
 from app.policy import (
     DEFAULT_THRESHOLDS,
     MIN_BLOCK_QUALITY,
@@ -48,7 +48,7 @@ from app.policy import (
 from benchmarks.common import CLIPART_DIR, PHOTO_DIRS, RESULTS, image_files, table, write_section
 from benchmarks.threshold_bench import LIMITS, gamma, grey, jpeg, noisy, reference, resized
 from matcher.decode import decode_image
-from matcher.media import hash_file
+from matcher.media import hash_file, second_look
 from matcher.signals import Signal, default_registry
 
 REGISTRY = default_registry()
@@ -162,8 +162,19 @@ def distance(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.bitwise_count(np.bitwise_xor(a, b)).sum())
 
 
-def judged(signals: list[Signal], bank: dict[str, np.ndarray], quality: int) -> Verdict:
-    """hashwall's verdict for an upload against a bank holding one original."""
+def judged(
+    data: bytes, signals: list[Signal], bank: dict[str, np.ndarray], quality: int
+) -> Verdict:
+    """hashwall's verdict for an upload against a bank holding one original, with the
+    second look /v1/match/media takes at orientations that came close."""
+    verdict = first_verdict(signals, bank, quality)
+    if verdict.action is Action.BLOCK or not verdict.near_variants:
+        return verdict
+    exact = second_look(data, LIMITS, verdict.near_variants)
+    return first_verdict(with_second_look(signals, exact), bank, quality)
+
+
+def first_verdict(signals: list[Signal], bank: dict[str, np.ndarray], quality: int) -> Verdict:
     candidates = []
     picture_quality(signals)
     for signal in signals:
@@ -195,7 +206,7 @@ def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
             signals = hash_file(data, REGISTRY, LIMITS, variants=True)
             uploads += 1
             own = {s.signal_type: code(s) for s in signals if s.variant is None}
-            verdict = judged(signals, ref, quality)
+            verdict = judged(data, signals, ref, quality)
             action = verdict.action
             if quality < MIN_BLOCK_QUALITY:
                 low[0] += action is not Action.ALLOW
@@ -279,6 +290,25 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                 )
         for j, candidates in near.items():
             verdict = decide(candidates, {1: BANK})
+            if verdict.action is not Action.BLOCK and verdict.near_variants:
+                exact = second_look(data, LIMITS, verdict.near_variants)
+                verdict = decide(
+                    [c for c in candidates if c.variant not in verdict.near_variants]
+                    + [
+                        Candidate(
+                            j,
+                            1,
+                            "pdq",
+                            distance(code(s), refs[j]["pdq"]),
+                            qualities[j],
+                            True,
+                            s.quality,
+                            s.variant,
+                        )
+                        for s in exact
+                    ],
+                    {1: BANK},
+                )
             weak = int(not (strong_upload and strong_bank[j]))
             if verdict.action in hashwall:
                 hashwall[verdict.action][weak] += 1

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from matcher.decode import Limits, decode_image
+from collections.abc import Sequence
+
+from matcher.decode import Limits, decode_image, shrink
 from matcher.pdq import PDQ_MAX_SIDE
 from matcher.signals import Media, Registry, Signal
+from matcher.variants import exact_variants
 
 
 def hash_file(
@@ -28,3 +31,13 @@ def hash_file(
         if signal is not None:
             signals.append(signal)
     return signals
+
+
+def second_look(data: bytes, limits: Limits, names: Sequence[str]) -> list[Signal]:
+    """The pdq candidates `names` of a file, each hashed on the picture turned back as it
+    was (see `matcher.variants.exact_variants`): for candidates that came close."""
+    rgb = decode_image(data, limits, PDQ_MAX_SIDE)
+    return [
+        Signal("pdq", variant.code.hex(), variant.quality, variant.name)
+        for variant in exact_variants(shrink(rgb, PDQ_MAX_SIDE), names)
+    ]

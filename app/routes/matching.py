@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from app.auth import Principal
 from app.deps import MatchKey, StateDep
 from app.errors import InvalidInput
-from app.matching import match_subjects, parse_items, parse_signal
-from app.policy import Verdict
+from app.matching import match_subjects, parse_items, parse_signal, with_second_look
+from app.policy import Action, Verdict
 from app.schemas import MatchItem, MatchRequest, MatchResponse, MediaMatchResponse
 from app.state import AppState
 from app.store.hashes import external_ids
@@ -136,10 +136,29 @@ async def match_media(request: Request, state: StateDep, principal: MatchKey) ->
     files = [(f.filename, f.data) for f in upload.files]
     del upload
     hashed = await state.hasher.hash_files(files, variants=True)
+    verdicts = await run_in_threadpool(file_verdicts, state, hashed)
+    # A second look for files whose derived orientations came close: hashed again on the
+    # turned-back picture, they may come within the match distance.
+    again = [i for i, v in enumerate(verdicts) if v.action is not Action.BLOCK and v.near_variants]
+    if again:
+        exact = await state.hasher.second_look(
+            [files[i][1] for i in again], [verdicts[i].near_variants for i in again]
+        )
+        for i, signals in zip(again, exact, strict=True):
+            hashed[i] = with_second_look(hashed[i], signals)
+        redo = await run_in_threadpool(file_verdicts, state, [hashed[i] for i in again])
+        for i, verdict in zip(again, redo, strict=True):
+            verdicts[i] = verdict
     names = [name for name, _ in files]
     del files  # the media is not needed past hashing
-    results = await run_in_threadpool(judge_files, state, principal, names, hashed)
+    results = await run_in_threadpool(judge_files, state, principal, names, hashed, verdicts)
     return JSONResponse({"results": results})
+
+
+def file_verdicts(state: AppState, hashed: list[list[Signal]]) -> list[Verdict]:
+    """Look up each file's hashes and candidates; a verdict per file."""
+    subjects = [[parse_signal(state.registry, s) for s in signals] for signals in hashed]
+    return match_subjects(state.live, subjects)
 
 
 def judge_files(
@@ -147,11 +166,10 @@ def judge_files(
     principal: Principal,
     names: list[str | None],
     hashed: list[list[Signal]],
+    verdicts: list[Verdict],
 ) -> list[dict[str, Any]]:
-    """Look up each file's hashes and candidates and judge it; say which candidate
-    decided (`original`: the file's own hash)."""
-    subjects = [[parse_signal(state.registry, s) for s in signals] for signals in hashed]
-    verdicts = match_subjects(state.live, subjects)
+    """Record and shape each file's verdict; say which candidate decided (`original`:
+    the file's own hash)."""
     results = results_for(
         state,
         principal,

@@ -235,6 +235,28 @@ def test_mirrored_and_framed_uploads_match_and_say_which_candidate(
     assert response.json()["results"][0]["matches"] == []
 
 
+def test_a_close_orientation_gets_a_second_look(client: TestClient, keys: dict[str, str]) -> None:
+    import numpy as np
+
+    from app.demo import sample_image
+    from tests.factories import encode
+
+    # A tight bank: the derived mirror candidate (about 15 bits off) only comes close;
+    # hashed again on the turned-back picture it is within 6 bits.
+    thresholds = {"pdq": {"match": 6, "review": 47}}
+    make_bank(client, keys["all"], "tight", "block", thresholds=thresholds)
+    add(client, keys["all"], "tight", [pdq_hex(8)])
+    mirrored = encode(np.ascontiguousarray(sample_image(8)[:, ::-1]), ".png")
+    response = client.post(
+        "/v1/match/media",
+        files=[("file", ("m.png", mirrored, "image/png"))],
+        headers=bearer(keys["match:details"]),
+    )
+    result = response.json()["results"][0]
+    assert (result["verdict"], result["candidate"]) == ("block", "mirrored")
+    assert result["matches"][0]["distance"] <= 6
+
+
 def test_bank_media_ingest_then_exact_reupload_matches(
     client: TestClient, keys: dict[str, str]
 ) -> None:

@@ -78,7 +78,10 @@ def test_extra_candidates_count_only_when_strong_and_within_the_match_distance()
     verdict = decide([variant(31)], BANKS)
     assert (verdict.action, verdict.reason) == (Action.BLOCK, Reason.MATCHED)
     assert verdict.matches[0].variant == "mirrored"
-    assert decide([variant(32)], BANKS) is NO_MATCH  # never the review band
+    # Never the review band; but a derived orientation there is worth a second look.
+    near = decide([variant(32)], BANKS)
+    assert (near.action, near.matches, near.near_variants) == (Action.ALLOW, (), ("mirrored",))
+    assert decide([variant(48)], BANKS) is NO_MATCH
     assert decide([variant(0, quality=49)], BANKS) is NO_MATCH
     assert decide([variant(0, stored=49)], BANKS) is NO_MATCH
     # Feeds rarely send a quality: an unknown one does not hold a candidate back.

@@ -92,3 +92,29 @@ def test_flat_images_give_no_extra_candidates() -> None:
     assert found[0].name == "original"
     assert all(v.quality >= MIN_QUALITY for v in found[1:])
     assert len(ORIENTATIONS) == 8
+
+
+def test_turned_back_orientations_give_the_original_hash() -> None:
+    from matcher.variants import UNDO, exact_variants
+
+    original = reference(ORIGINAL)
+    uploads = {
+        "mirrored": ORIGINAL[:, ::-1],
+        "rotated_90_ccw": np.rot90(ORIGINAL, 1),
+        "rotated_90_cw": np.rot90(ORIGINAL, -1),
+        "rotated_180": np.rot90(ORIGINAL, 2),
+        "flipped": ORIGINAL[::-1],
+        "transposed": ORIGINAL.transpose(1, 0, 2),
+        "transversed": np.rot90(ORIGINAL, 2).transpose(1, 0, 2),
+    }
+    assert set(uploads) | {"original"} == set(UNDO)
+    for name, upload in uploads.items():
+        (exact,) = exact_variants(np.ascontiguousarray(upload), [name])
+        # Lossless: turned back, these are the original's own pixels.
+        assert (exact.name, distance(exact.code, original)) == (name, 0)
+    padded = cv2.copyMakeBorder(
+        np.ascontiguousarray(ORIGINAL[:, ::-1]), 30, 30, 0, 0, cv2.BORDER_CONSTANT, value=0
+    )
+    (exact,) = exact_variants(padded, ["trimmed:mirrored"])
+    assert distance(exact.code, original) == 0
+    assert exact_variants(ORIGINAL, ["inner:mirrored", "bogus"]) == []
