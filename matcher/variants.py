@@ -78,24 +78,43 @@ def _line_is_border(line: np.ndarray, colour: float, tolerance: float) -> bool:
     return bool(np.mean(np.abs(line - colour) <= tolerance) >= 0.97)
 
 
-def trim_box(gray: np.ndarray, tolerance: float = 12.0) -> Box:
-    """The box left after removing uniform bars of one colour per side (padding,
-    letterbox), on a grey image."""
+def trim_box(gray: np.ndarray, tolerance: float = 8.0) -> Box:
+    """The box left after removing uniform bars from the sides of a grey image (padding,
+    letterbox). A side has a bar only if its whole outer edge is one colour: with a
+    letterbox the left edge runs through the picture too, so a flat stretch of the
+    picture is never taken for a bar."""
     values = gray.astype(np.float32)
     height, width = values.shape
+    edges = {
+        "top": values[0, :],
+        "bottom": values[-1, :],
+        "left": values[:, 0],
+        "right": values[:, -1],
+    }
+    colours = {
+        side: float(np.median(edge))
+        for side, edge in edges.items()
+        if _line_is_border(edge, float(np.median(edge)), tolerance)
+    }
     top, bottom, left, right = 0, height, 0, width
-    colour = float(np.median(values[0]))
-    while top < bottom - 1 and _line_is_border(values[top, left:right], colour, tolerance):
-        top += 1
-    colour = float(np.median(values[-1]))
-    while bottom - 1 > top and _line_is_border(values[bottom - 1, left:right], colour, tolerance):
-        bottom -= 1
-    colour = float(np.median(values[top:bottom, 0]))
-    while left < right - 1 and _line_is_border(values[top:bottom, left], colour, tolerance):
-        left += 1
-    colour = float(np.median(values[top:bottom, -1]))
-    while right - 1 > left and _line_is_border(values[top:bottom, right - 1], colour, tolerance):
-        right -= 1
+    if "top" in colours:
+        while top < bottom - 1 and _line_is_border(values[top], colours["top"], tolerance):
+            top += 1
+    if "bottom" in colours:
+        while bottom - 1 > top and _line_is_border(
+            values[bottom - 1], colours["bottom"], tolerance
+        ):
+            bottom -= 1
+    if "left" in colours:
+        while left < right - 1 and _line_is_border(
+            values[top:bottom, left], colours["left"], tolerance
+        ):
+            left += 1
+    if "right" in colours:
+        while right - 1 > left and _line_is_border(
+            values[top:bottom, right - 1], colours["right"], tolerance
+        ):
+            right -= 1
     return top, bottom, left, right
 
 
