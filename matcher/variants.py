@@ -125,14 +125,12 @@ def inner_box(gray: np.ndarray) -> Box | None:
     runs) with thin text; a photo varies almost everywhere, if only by its gradients and
     noise. Non-flat pixels, closed over small gaps, leave the photo as the largest blob.
     """
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
-    spread = cv2.dilate(gray, kernel).astype(np.int16) - cv2.erode(gray, kernel)
     # Opening drops text strokes and the thin edges of flat bars; closing then joins the
     # photo across its own smooth patches.
     opening = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
     size = max(3, min(gray.shape) // 64)
     closing = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
-    varied = cv2.morphologyEx((spread > 4).astype(np.uint8), cv2.MORPH_OPEN, opening)
+    varied = cv2.morphologyEx(_varied(gray).astype(np.uint8), cv2.MORPH_OPEN, opening)
     varied = cv2.morphologyEx(varied, cv2.MORPH_CLOSE, closing)
     count, _, stats, _ = cv2.connectedComponentsWithStats(varied, connectivity=4)
     if count < 2:
@@ -141,21 +139,30 @@ def inner_box(gray: np.ndarray) -> Box | None:
     left, top, width, height, area = (int(v) for v in stats[best])
     if area < 0.6 * width * height:  # a scatter of text, not a picture
         return None
-    # Peel off rows and columns at the edges that are mostly flat: a caption or a line of
-    # text that the closing joined to the photo.
-    inside = (spread > 4)[top : top + height, left : left + width]
-    rows, columns = inside.mean(axis=1), inside.mean(axis=0)
-    first, last = 0, height
-    while first < last - 1 and rows[first] < PHOTO_COVER:
-        first += 1
-    while last - 1 > first and rows[last - 1] < PHOTO_COVER:
-        last -= 1
-    start, end = 0, width
-    while start < end - 1 and columns[start] < PHOTO_COVER:
-        start += 1
-    while end - 1 > start and columns[end - 1] < PHOTO_COVER:
-        end -= 1
-    return top + first, top + last, left + start, left + end
+    return top, top + height, left, left + width
+
+
+def _varied(gray: np.ndarray) -> np.ndarray:
+    """Where a grey image is not flat: the spread of values over 5x5 pixels exceeds 4."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
+    return (cv2.dilate(gray, kernel).astype(np.int16) - cv2.erode(gray, kernel)) > 4
+
+
+def peel(varied: np.ndarray) -> Box:
+    """The box left after peeling mostly flat rows and columns off the edges of a mask
+    of non-flat pixels: a caption or a line of text next to a photo."""
+    height, width = varied.shape
+    rows, columns = varied.mean(axis=1), varied.mean(axis=0)
+    top, bottom, left, right = 0, height, 0, width
+    while top < bottom - 1 and rows[top] < PHOTO_COVER:
+        top += 1
+    while bottom - 1 > top and rows[bottom - 1] < PHOTO_COVER:
+        bottom -= 1
+    while left < right - 1 and columns[left] < PHOTO_COVER:
+        left += 1
+    while right - 1 > left and columns[right - 1] < PHOTO_COVER:
+        right -= 1
+    return top, bottom, left, right
 
 
 def _worth(box: Box, shape: tuple[int, ...]) -> bool:
@@ -192,11 +199,12 @@ def regions(rgb: np.ndarray) -> dict[str, Box]:
         boxes["trimmed"] = trimmed
     small = shrink(gray, ANALYSIS_SIDE)
     inner = inner_box(small)
-    if inner is not None:
+    if inner is not None and _worth(inner, small.shape):
         # Found on the small copy; its edges are then settled at full resolution.
         factor = gray.shape[0] / small.shape[0]
         top, bottom, left, right = _scaled(_grown(inner, 2), factor, gray.shape)
-        inside = trim_box(gray[top:bottom, left:right])
+        inside = _grown(peel(_varied(gray[top:bottom, left:right])), -2)
+        # (less the 2 pixels the 5x5 spread reaches past the photo's edge)
         inner = (top + inside[0], top + inside[1], left + inside[2], left + inside[3])
         if _worth(inner, gray.shape) and inner != boxes.get("trimmed"):
             boxes["inner"] = inner
