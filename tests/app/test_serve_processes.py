@@ -115,6 +115,10 @@ def test_add_through_one_match_through_the_other_and_restart_under_load(
             headers=bearer(key),
         )  # fmt: skip
         assert created.status_code == 201, created.text
+        # Warm both processes up (first requests load code and open connections): what is
+        # measured is propagation, not a cold start.
+        verdict(reader, key, random_pdq(99))
+        verdict(writer, key, random_pdq(99))
         delays = []
         for seed in range(10):
             value = random_pdq(seed)
