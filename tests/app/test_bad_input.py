@@ -266,3 +266,28 @@ def test_key_without_scope(
 
 def test_unknown_route_is_a_problem(client: TestClient) -> None:
     assert_problem(client.get("/v1/nothing-here"), 404)
+
+
+def test_bad_decisions_and_feed_listing_without_a_key(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    client.post("/v1/banks", json={"name": "ncii", "action": "block"}, headers=bearer(keys["all"]))
+    url = "/v1/banks/ncii/hashes/decisions"
+    item = {"signal_type": "pdq", "value": random_pdq(1)}
+    assert_problem(
+        client.post(url, json={"decision": "maybe", "items": [item]}, headers=bearer(keys["all"])),
+        422,
+    )
+    bad_hex = {"decision": "confirm", "items": [{"signal_type": "pdq", "value": "xyz"}]}
+    assert_problem(client.post(url, json=bad_hex, headers=bearer(keys["all"])), 422, "/items/0")
+    missing = {"decision": "confirm", "items": [item]}
+    assert_problem(
+        client.post("/v1/banks/nope/hashes/decisions", json=missing, headers=bearer(keys["all"])),
+        404,
+        "no bank named 'nope'",
+    )
+    # A hash that is not in the bank is reported, not an error.
+    found = client.post(url, json=missing, headers=bearer(keys["all"]))
+    assert found.json() == {"found": 0, "confirmed": 0, "feedback": 0, "not_found": [item]}
+    assert_problem(client.post(url, json=missing, headers=bearer(keys["match"])), 403)
+    assert_problem(client.get("/v1/feeds"), 401)
