@@ -18,15 +18,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from app.matching import DEGENERATE_DETAIL, parse_signal
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
 
 Checkpoint = Mapping[str, Any]
+PageModel = TypeVar("PageModel", bound=BaseModel)
 
 
 class RecordStatus(StrEnum):
@@ -174,9 +176,14 @@ def checked(send: Any, what: str) -> httpx.Response:
     return response
 
 
-def json_body(response: httpx.Response, what: str) -> Any:
-    """The response's JSON; a page that is not JSON is a fault worth retrying."""
+def page_of(response: httpx.Response, model: type[PageModel], what: str) -> PageModel:
+    """The response's JSON as `model`; a page that is not JSON, or not of that shape, is
+    a fault worth retrying."""
     try:
-        return response.json()
+        body = response.json()
     except ValueError as error:
         raise FeedUnavailable(f"{what}: malformed page (not JSON)") from error
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise FeedUnavailable(f"{what}: malformed page: {error.errors()[0]['msg']}") from error

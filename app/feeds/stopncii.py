@@ -27,8 +27,8 @@ from app.feeds.base import (
     Page,
     Reject,
     checked,
-    json_body,
     make_record,
+    page_of,
 )
 from matcher.errors import MatcherError
 from matcher.signals import Registry
@@ -88,18 +88,14 @@ class StopNCIIClient:
         params: dict[str, Any] = {"startTimestamp": start_timestamp, "pageSize": page_size}
         if next_page_token:
             params["nextPageToken"] = next_page_token
+        what = "StopNCII FetchHashes"
         response = checked(
             lambda: self.http.get(
                 f"{self.base_url}/FetchHashes", params=params, headers=self._headers(self.fetch_key)
             ),
-            "StopNCII FetchHashes",
+            what,
         )
-        try:
-            return FetchHashesResponse.model_validate(json_body(response, "StopNCII FetchHashes"))
-        except ValidationError as error:
-            raise FeedUnavailable(
-                f"StopNCII FetchHashes: malformed page: {error.errors()[0]['msg']}"
-            ) from error
+        return page_of(response, FetchHashesResponse, what)
 
     def submit_feedback(self, feedbacks: Sequence[dict[str, Any]]) -> None:
         """POST SubmitFeedback with `{count, hashFeedbacks: [{hashValue, feedbackValue, tags}]}`."""

@@ -22,12 +22,11 @@ from app.feeds.base import (
     Checkpoint,
     Feedback,
     FeedRecord,
-    FeedUnavailable,
     Page,
     Reject,
     checked,
-    json_body,
     make_record,
+    page_of,
 )
 from matcher.errors import MatcherError
 from matcher.signals import Registry
@@ -75,18 +74,11 @@ class ThreatExchangeClient:
             params["start_time"] = start_time
         if after:
             params["after"] = after
+        what = "ThreatExchange threat_updates"
         response = checked(
-            lambda: self.http.get(f"{self.url}/threat_updates/", params=params),
-            "ThreatExchange threat_updates",
+            lambda: self.http.get(f"{self.url}/threat_updates/", params=params), what
         )
-        try:
-            return ThreatUpdatesPage.model_validate(
-                json_body(response, "ThreatExchange threat_updates")
-            )
-        except ValidationError as error:
-            raise FeedUnavailable(
-                f"ThreatExchange threat_updates: malformed page: {error.errors()[0]['msg']}"
-            ) from error
+        return page_of(response, ThreatUpdatesPage, what)
 
 
 class ThreatExchangeFeed:
