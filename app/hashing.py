@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -20,6 +21,8 @@ from matcher.decode import Limits
 from matcher.errors import MatcherError
 from matcher.media import hash_file, second_look
 from matcher.signals import Registry, Signal
+
+T = TypeVar("T")
 
 
 def warm_up() -> None:
@@ -53,14 +56,13 @@ class MediaHasher:
         assert self._pool is not None
         return self._pool
 
-    async def _hash_one(self, data: bytes, variants: bool) -> list[Signal]:
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(*args)` in a worker process (or a thread), one slot per file."""
         async with self._slots:
             if self.processes:
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(
-                    self._executor(), hash_file, data, self.registry, self.limits, variants
-                )
-            return await run_in_threadpool(hash_file, data, self.registry, self.limits, variants)
+                return await loop.run_in_executor(self._executor(), work, *args)
+            return await run_in_threadpool(work, *args)
 
     async def hash_files(
         self, files: Sequence[tuple[str | None, bytes]], variants: bool = False
@@ -68,7 +70,11 @@ class MediaHasher:
         """The signals of each file, in order (with `variants`, the query-side candidates
         after each file's own hashes); a bad file raises an error naming it."""
         results = await asyncio.gather(
-            *(self._hash_one(data, variants) for _, data in files), return_exceptions=True
+            *(
+                self._run(hash_file, data, self.registry, self.limits, variants)
+                for _, data in files
+            ),
+            return_exceptions=True,
         )
         hashed = []
         for position, ((filename, _), result) in enumerate(zip(files, results, strict=True)):
@@ -83,17 +89,14 @@ class MediaHasher:
         self, files: Sequence[bytes], names: Sequence[Sequence[str]]
     ) -> list[list[Signal]]:
         """For each file, its candidates `names` hashed on the picture turned back."""
-
-        async def one(data: bytes, wanted: Sequence[str]) -> list[Signal]:
-            async with self._slots:
-                if self.processes:
-                    loop = asyncio.get_running_loop()
-                    return await loop.run_in_executor(
-                        self._executor(), second_look, data, self.limits, list(wanted)
-                    )
-                return await run_in_threadpool(second_look, data, self.limits, list(wanted))
-
-        return list(await asyncio.gather(*(one(d, n) for d, n in zip(files, names, strict=True))))
+        return list(
+            await asyncio.gather(
+                *(
+                    self._run(second_look, data, self.limits, list(wanted))
+                    for data, wanted in zip(files, names, strict=True)
+                )
+            )
+        )
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""

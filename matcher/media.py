@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from matcher.decode import Limits, decode_image, shrink
+from matcher.decode import Limits, decode_image
 from matcher.pdq import PDQ_MAX_SIDE
 from matcher.signals import Media, Registry, Signal
 from matcher.variants import exact_variants
@@ -39,5 +39,5 @@ def second_look(data: bytes, limits: Limits, names: Sequence[str]) -> list[Signa
     rgb = decode_image(data, limits, PDQ_MAX_SIDE)
     return [
         Signal("pdq", variant.code.hex(), variant.quality, variant.name)
-        for variant in exact_variants(shrink(rgb, PDQ_MAX_SIDE), names)
+        for variant in exact_variants(rgb, names)
     ]
