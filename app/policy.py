@@ -13,13 +13,12 @@ The rules, in order:
 7. An upload's extra candidates (mirrored, rotated, trimmed, found inside a canvas; see
    `matcher/variants.py`) count only when the candidate has quality 50 or more and the
    stored hash is not known to be weaker, and only within the `match` distance: never in
-   the review band.
+   the review band. Each candidate is one more chance of a false match; this keeps
+   their share small (benchmarks/RESULTS.md, "Variants").
 8. phash alone never blocks: `review` at most (reason `secondary_signal`), and a phash
    match of an upload whose pdq quality is under 50 does not count at all. Measured
    among 6.9 million pairs of distinct images of quality >= 50, 59 came within phash's 4
    bits (1 within pdq's 31); on flat drawings, tens of thousands did.
-   Each candidate is one more chance of a false match; this keeps their share small
-   (benchmarks/RESULTS.md, "Variants").
 
 Why pdq 31/47 (benchmarks/RESULTS.md, "Thresholds"): on real photos re-encoded,
 resized, blurred, gamma-shifted, noised or made grey, 92-99% of copies stay within 31
@@ -182,15 +181,9 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
     if candidate.signal_type in SECONDARY_SIGNALS and _is_low_quality(query_quality):
         return None  # Rule 8: on a flat picture phash says nothing.
     if candidate.variant is not None and (
-        query_quality is None
-        or _is_low_quality(query_quality)
-        or _is_low_quality(candidate.stored_quality)
-        or candidate.distance > limits.match
+        not _strong_pair(candidate) or candidate.distance > limits.match
     ):
-        # Rule 7: an extra candidate is one more chance of a false match; it counts only
-        # when it is strong, the stored hash is not known to be weak (feeds rarely send a
-        # quality), and it lies within the match distance.
-        return None
+        return None  # Rule 7.
     if candidate.distance <= limits.match:
         action, reason = bank.action, Reason.MATCHED
     elif candidate.distance <= limits.review and bank.action is not Action.ALLOW:
@@ -258,6 +251,16 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
     return Verdict(deciding.action, deciding.reason, tuple(matches), tuple(near))
 
 
+def _strong_pair(candidate: Candidate) -> bool:
+    """Rule 7's gate on an extra candidate: it is strong, and the stored hash is not known
+    to be weak (feeds rarely send a quality)."""
+    return (
+        candidate.query_quality is not None
+        and not _is_low_quality(candidate.query_quality)
+        and not _is_low_quality(candidate.stored_quality)
+    )
+
+
 def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
     """A derived orientation of a strong upload within the review distance of a bank that
     could block: turned back exactly, it may come within the match distance."""
@@ -268,7 +271,6 @@ def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
     return (
         bank.enabled
         and bank.action is not Action.ALLOW
-        and not _is_low_quality(candidate.query_quality)
-        and not _is_low_quality(candidate.stored_quality)
+        and _strong_pair(candidate)
         and limits.match < candidate.distance <= limits.review
     )
