@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.models import HashChange, utcnow
+from app.store import on_postgresql
 
 #: NOTIFY channel followers LISTEN on.
 CHANNEL = "hashwall_changes"
@@ -42,13 +43,9 @@ class Change:
     hash_ids: list[int]
 
 
-def _postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def begin_changes(session: Session) -> None:
     """Serialise this transaction with every other change writer (call it first)."""
-    if _postgresql(session):
+    if on_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
 
 
@@ -56,7 +53,7 @@ def _append(session: Session, rows: list[dict[str, object]]) -> None:
     if not rows:
         return
     session.execute(insert(HashChange), rows)
-    if _postgresql(session):
+    if on_postgresql(session):
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 

@@ -6,12 +6,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Bank, Feed, FeedFeedback, HashRecord, VerdictLogEntry, utcnow
+from app.store import insert_ignoring
 
 KINDS = ("stopncii", "threatexchange", "file")
 #: The kinds of feed that take feedback upstream.
@@ -101,13 +100,9 @@ def record_error(session: Session, feed_id: int, message: str) -> None:
 def _insert_feedback(session: Session, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert_(FeedFeedback)
-        .on_conflict_do_nothing(index_elements=["feed_id", "hash_id", "feedback"])
-        .returning(FeedFeedback.id)
-    )
+    statement = insert_ignoring(
+        session, FeedFeedback, ["feed_id", "hash_id", "feedback"]
+    ).returning(FeedFeedback.id)
     return len(session.execute(statement, rows).all())
 
 

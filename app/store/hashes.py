@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.live_index import StoredHash
 from app.models import Bank, HashRecord, utcnow
-from app.store import changes
+from app.store import changes, insert_ignoring, on_postgresql
 
 #: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
 LOOKUP_CHUNK = 500
@@ -73,14 +71,10 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str,
     `ON CONFLICT DO NOTHING` lets the unique index decide what is new, so a bulk load of
     new hashes never reads the table first.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql" and len(rows) >= COPY_ROWS:
+    if on_postgresql(session) and len(rows) >= COPY_ROWS:
         return _copy_new(session, rows)
-    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert_(HashRecord)
-        .on_conflict_do_nothing(index_elements=["value", "signal_type", "bank_id"])
-        .returning(HashRecord.id, HashRecord.signal_type, HashRecord.value)
+    statement = insert_ignoring(session, HashRecord, ["value", "signal_type", "bank_id"]).returning(
+        HashRecord.id, HashRecord.signal_type, HashRecord.value
     )
     inserted: dict[tuple[str, str], int] = {}
     for start in range(0, len(rows), LOOKUP_CHUNK):
