@@ -28,7 +28,7 @@ from app.progress import import_progress
 from app.store import banks as bank_store
 from matcher.errors import MatcherError
 from matcher.media import hash_file
-from matcher.signals import default_registry
+from matcher.signals import Registry, Signal, default_registry
 
 
 @click.group()
@@ -108,10 +108,22 @@ def db_upgrade(revision: str) -> None:
     help="Also print the query-side candidates /v1/match/media looks up (mirrored, rotated, "
     "trimmed, found inside a canvas).",
 )
-def hash_command(files: tuple[str, ...], as_json: bool, variants: bool) -> None:
-    """Print the hashes of image files (pdq with quality, phash, md5, sha256)."""
+@click.option(
+    "--vpdq",
+    "vpdq_only",
+    is_flag=True,
+    help="Print only the video's vpdq hash, in Meta's vpdq text format (one video file).",
+)
+def hash_command(files: tuple[str, ...], as_json: bool, variants: bool, vpdq_only: bool) -> None:
+    """Print the hashes of image and video files (images: pdq with quality, phash, md5,
+    sha256; videos: md5, sha256 and vpdq, shown as its identity and frame count)."""
     settings = Settings()
     registry = default_registry()
+    if vpdq_only:
+        if len(files) != 1 or as_json or variants:
+            raise click.UsageError("--vpdq takes one video file, without --json or --variants")
+        print_vpdq(files[0], registry, settings)
+        return
     failed = False
     for name in files:
         try:
@@ -145,9 +157,31 @@ def hash_command(files: tuple[str, ...], as_json: bool, variants: bool) -> None:
             for s in signals:
                 quality = f" quality={s.quality}" if s.quality is not None else ""
                 variant = f" variant={s.variant}" if s.variant else ""
-                click.echo(f"{name}\t{s.signal_type}\t{s.value}{quality}{variant}")
+                click.echo(f"{name}\t{s.signal_type}\t{one_line(registry, s)}{quality}{variant}")
     if failed:
         sys.exit(ExitCode.PARTIAL if len(files) > 1 else ExitCode.ERROR)
+
+
+def one_line(registry: Registry, signal: Signal) -> str:
+    """A hash's text form on one line: a video's vpdq as its identity and frame count."""
+    signal_type = registry.get(signal.signal_type)
+    if not signal_type.sequence:
+        return signal.value
+    frames = signal_type.parse_frames(signal.value)
+    count = len(frames.frames) if frames else 0
+    return f"{signal_type.format(signal_type.parse(signal.value))} frames={count}"
+
+
+def print_vpdq(name: str, registry: Registry, settings: Settings) -> None:
+    """Print a video file's vpdq hash in Meta's text format, or fail naming the file."""
+    try:
+        signals = hash_file(Path(name).read_bytes(), registry, settings.limits)
+    except MatcherError as error:
+        fail(f"{name}: {error}")
+    found = next((s for s in signals if s.signal_type == "vpdq"), None)
+    if found is None:
+        fail(f"{name}: not a video")
+    click.echo(found.value, nl=False)
 
 
 @main.group()
@@ -235,7 +269,8 @@ def hashes_import(file: Path, bank: str, fmt: str, source: str, batch_size: int)
                         session, target, page.records, source, retire_any_source=True
                     )
                 for reject in page.rejects:
-                    click.echo(f"{file}:{reject.line}: rejected: {reject.reason}", err=True)
+                    where = f"{file}:{reject.line}" if reject.line is not None else str(file)
+                    click.echo(f"{where}: rejected: {reject.reason}", err=True)
                 rejected += len(page.rejects)
                 advance(page.checkpoint["offset"], page.checkpoint["line"])
                 checkpoint = page.checkpoint

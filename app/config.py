@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=64_000_000, gt=0)
+    max_video_seconds: float = Field(
+        default=600.0, gt=0, description="Longest video hashed; longer ones are refused."
+    )
+    max_video_frames: int = Field(
+        default=36_000, gt=0, description="Most frames decoded from one video (bounds time)."
+    )
     max_json_bytes: int = Field(
         default=8 * 1024 * 1024, gt=0, description="Largest non-multipart request body."
     )
@@ -97,4 +103,9 @@ class Settings(BaseSettings):
     @cached_property
     def limits(self) -> Limits:
         """The media limits the matcher enforces."""
-        return Limits(max_bytes=self.max_upload_bytes, max_pixels=self.max_image_pixels)
+        return Limits(
+            max_bytes=self.max_upload_bytes,
+            max_pixels=self.max_image_pixels,
+            max_video_seconds=self.max_video_seconds,
+            max_video_frames=self.max_video_frames,
+        )

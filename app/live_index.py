@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 
 from app.models import Bank, HashRecord
 from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy, Candidate, Thresholds
+from app.store.frames import frames_of
 from index import ExactIndex, HashIndex, MIHIndex, codes_from_bytes
 from index.base import grow_to_fit
 from matcher.signals import Registry
+from matcher.video import VideoHash
+from matcher.video_match import MIN_FRAME_QUALITY, FramePairs
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ class StoredHash:
     value: str
     quality: int | None
     confirmed: bool = True
+    #: A video's frames (sequence types such as vpdq).
+    frames: VideoHash | None = None
 
 
 def bank_policy(bank: Bank) -> BankPolicy:
@@ -79,7 +84,11 @@ def bank_policy(bank: Bank) -> BankPolicy:
         action=Action(bank.action),
         enabled=bank.enabled,
         thresholds={
-            signal: Thresholds(int(limits["match"]), int(limits["review"]))
+            signal: Thresholds(
+                int(limits["match"]),
+                int(limits["review"]),
+                **{k: float(limits[k]) for k in ("query_share", "target_share") if k in limits},
+            )
             for signal, limits in (bank.thresholds or {}).items()
         },
     )
@@ -140,8 +149,90 @@ class Catalogue:
         )
 
 
+class VideoCatalogue:
+    """The frames of indexed videos. Each indexed frame (quality MIN_FRAME_QUALITY or
+    more, not degenerate) gets a key of its own, dense like hash ids, which is what the
+    sequence type's index holds; this says which video and position a key is, and when
+    each frame of a video is. Keys of removed videos are not reused."""
+
+    def __init__(self) -> None:
+        self._owner = np.full(1024, -1, dtype=np.int64)
+        self._position = np.zeros(1024, dtype=np.int32)
+        self._next = 0
+        self._videos: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
+
+    def allocate(self, hash_id: int, times: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Record a video's frame timestamps; return new keys for its indexed `positions`."""
+        with self._lock:
+            keys = np.arange(self._next, self._next + len(positions), dtype=np.int64)
+            self._next += len(positions)
+            self._owner = grow_to_fit(self._owner, keys, -1)
+            self._position = grow_to_fit(self._position, keys, 0)
+            self._position[keys] = positions
+            self._owner[keys] = hash_id
+            self._videos[hash_id] = (times.astype(np.float32), keys)
+        return keys
+
+    def keys(self, hash_ids: Iterable[int]) -> np.ndarray:
+        """The keys of these videos' indexed frames."""
+        parts = [self._videos[i][1] for i in hash_ids if i in self._videos]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def drop(self, hash_ids: Iterable[int]) -> None:
+        """Forget these videos."""
+        with self._lock:
+            for hash_id in hash_ids:
+                _, keys = self._videos.pop(hash_id, (None, np.zeros(0, dtype=np.int64)))
+                self._owner[keys] = -1
+
+    def owners(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hash ids, positions) of frame keys."""
+        owner, position = self._owner, self._position
+        return owner[keys], position[keys]
+
+    def get(self, hash_id: int) -> tuple[np.ndarray, int]:
+        """(frame timestamps, number of indexed frames) of an indexed video."""
+        times, keys = self._videos[hash_id]
+        return times, len(keys)
+
+    def save(self, path: Path) -> None:
+        """Write the arrays to `path` (npz): frame owners and positions by key, and each
+        video's timestamps, concatenated."""
+        with self._lock, open(path, "wb") as f:
+            ids = list(self._videos)
+            times = [self._videos[i][0] for i in ids]
+            np.savez(
+                f,
+                owner=self._owner[: self._next],
+                position=self._position[: self._next],
+                ids=np.array(ids, dtype=np.int64),
+                counts=np.array([len(t) for t in times], dtype=np.int64),
+                times=np.concatenate(times) if times else np.zeros(0, np.float32),
+            )
+
+    def load(self, path: Path) -> None:
+        """Replace the catalogue with what `save` wrote."""
+        with np.load(path) as data:
+            owner, position = data["owner"], data["position"]
+            ids = data["ids"].tolist()
+            times = np.split(data["times"], np.cumsum(data["counts"])[:-1]) if ids else []
+        order = np.argsort(owner, kind="stable")
+        starts = np.searchsorted(owner[order], ids, side="left")
+        ends = np.searchsorted(owner[order], ids, side="right")
+        keys = {i: order[a:b] for i, a, b in zip(ids, starts, ends, strict=True)}
+        with self._lock:
+            self._owner, self._position, self._next = owner.copy(), position.copy(), len(owner)
+            self._videos = {
+                i: (t, keys[i].astype(np.int64)) for i, t in zip(ids, times, strict=True)
+            }
+
+
 class LiveIndex:
-    """Indexes, catalogue and bank policies for every signal type of a registry."""
+    """Indexes, catalogue and bank policies for every signal type of a registry.
+
+    A sequence type's index (vpdq) holds the frames of its videos, under keys that
+    `videos` maps back to the video and the frame."""
 
     def __init__(self, registry: Registry, perceptual: PerceptualBackend = MIHIndex) -> None:
         self.registry = registry
@@ -156,12 +247,13 @@ class LiveIndex:
         self.indexes: dict[str, HashIndex] = {
             t.name: (
                 perceptual(t.code_bytes, default_radius(t.name))
-                if t.perceptual
+                if t.perceptual or t.sequence
                 else ExactIndex(t.code_bytes)
             )
             for t in registry
         }
         self.catalogue = Catalogue()
+        self.videos = VideoCatalogue()
         self.banks: Mapping[int, BankPolicy] = {}
         self.loaded = False
 
@@ -172,7 +264,7 @@ class LiveIndex:
         rows = session.execute(active.execution_options(yield_per=LOAD_CHUNK))
         total = 0
         for chunk in rows.partitions():
-            batch = [StoredHash(*row) for row in chunk]
+            batch = self._with_frames(session, [StoredHash(*row) for row in chunk])
             self.add(batch)
             total += len(batch)
         self.loaded = True
@@ -182,6 +274,15 @@ class LiveIndex:
         """Reload bank policies (after a bank is created, changed or deleted)."""
         self.banks = {bank.id: bank_policy(bank) for bank in session.scalars(select(Bank))}
 
+    def _with_frames(self, session: Session, hashes: list[StoredHash]) -> list[StoredHash]:
+        """Attach their frames, read from the database, to the videos among `hashes`."""
+        sequences = {t.name for t in self.registry if t.sequence}
+        ids = [h.id for h in hashes if h.signal_type in sequences and h.frames is None]
+        if not ids:
+            return hashes
+        found = frames_of(session, ids)
+        return [replace(h, frames=found[h.id]) if h.id in found else h for h in hashes]
+
     def add(self, hashes: Iterable[StoredHash]) -> None:
         """Index active hashes (replacing any code already under the same id)."""
         by_type: dict[str, list[StoredHash]] = {}
@@ -190,9 +291,13 @@ class LiveIndex:
         for signal_name, group in by_type.items():
             signal_type = self.registry.get(signal_name)
             ids = np.fromiter((h.id for h in group), dtype=np.int64, count=len(group))
-            codes = codes_from_bytes(
-                [bytes.fromhex(h.value) for h in group], signal_type.code_bytes
-            )
+            if signal_type.sequence:
+                self._add_videos(signal_name, group)
+            else:
+                codes = codes_from_bytes(
+                    [bytes.fromhex(h.value) for h in group], signal_type.code_bytes
+                )
+                self.indexes[signal_name].add(ids, codes)
             self.catalogue.set(
                 ids,
                 np.fromiter((h.bank_id for h in group), dtype=np.int32, count=len(group)),
@@ -203,11 +308,38 @@ class LiveIndex:
                 ),
                 np.fromiter((not h.confirmed for h in group), dtype=np.bool_, count=len(group)),
             )
-            self.indexes[signal_name].add(ids, codes)
+
+    def _add_videos(self, signal_name: str, videos: list[StoredHash]) -> None:
+        """Index each video's frames that can match: a flat frame (a fade, a black
+        screen, a title card) would match countless other videos."""
+        pdq = self.registry.get("pdq")
+        index = self.indexes[signal_name]
+        index.remove(self.videos.keys(v.id for v in videos))
+        for video in videos:
+            frames = video.frames.frames if video.frames is not None else ()
+            usable = np.array(
+                [
+                    position
+                    for position, frame in enumerate(frames)
+                    if frame.quality >= MIN_FRAME_QUALITY
+                    and not pdq.is_degenerate(frame.code, frame.quality)
+                ],
+                dtype=np.int64,
+            )
+            self.videos.drop([video.id])
+            keys = self.videos.allocate(video.id, np.array([f.timestamp for f in frames]), usable)
+            if len(usable):
+                codes = codes_from_bytes([frames[p].code for p in usable], pdq.code_bytes)
+                index.add(keys, codes)
 
     def remove(self, signal_type: str, ids: Iterable[int]) -> int:
         """Stop matching hashes of one signal type."""
-        return self.indexes[signal_type].remove(np.fromiter(ids, dtype=np.int64))
+        wanted = np.fromiter(ids, dtype=np.int64)
+        if not self.registry.get(signal_type).sequence:
+            return self.indexes[signal_type].remove(wanted)
+        removed = self.indexes[signal_type].remove(self.videos.keys(wanted.tolist()))
+        self.videos.drop(wanted.tolist())
+        return removed
 
     def sync(self, session: Session, hash_ids: Sequence[int]) -> None:
         """Bring these hashes in line with the database: index the active ones, drop the
@@ -223,11 +355,11 @@ class LiveIndex:
             )
             active.extend(StoredHash(*row[:-1]) for row in rows if row[-1] == "active")
         kept = {stored.id for stored in active}
-        gone = np.fromiter((i for i in hash_ids if i not in kept), dtype=np.int64)
-        if len(gone):
-            for index in self.indexes.values():
-                index.remove(gone)
-        self.add(active)
+        gone = [i for i in hash_ids if i not in kept]
+        if gone:
+            for name in self.indexes:
+                self.remove(name, gone)
+        self.add(self._with_frames(session, active))
 
     def search(self, signal_type: str, codes: list[bytes], radius: int) -> list[list[Candidate]]:
         """Candidates within `radius` of each query code."""
@@ -244,10 +376,61 @@ class LiveIndex:
             results.append(candidates)
         return results
 
+    def search_video(self, signal_type: str, video: VideoHash, radius: int) -> list[Candidate]:
+        """Banked videos some of whose frames lie within `radius` of the query's frames
+        (those of quality MIN_FRAME_QUALITY or more), each with the frame pairs found."""
+        pdq = self.registry.get("pdq")
+        searched = [
+            f
+            for f in video.frames
+            if f.quality >= MIN_FRAME_QUALITY and not pdq.is_degenerate(f.code, f.quality)
+        ]
+        if not searched:
+            return []
+        hits = self.indexes[signal_type].search(
+            codes_from_bytes([f.code for f in searched], pdq.code_bytes), radius
+        )
+        query_frame = np.concatenate(
+            [np.full(len(h.ids), n, dtype=np.int64) for n, h in enumerate(hits)]
+        )
+        keys = np.concatenate([np.asarray(h.ids, dtype=np.int64) for h in hits])
+        distance = np.concatenate([np.asarray(h.distances, dtype=np.int64) for h in hits])
+        owner, position = self.videos.owners(keys)
+        query_times = np.array([f.timestamp for f in searched])
+        candidates = []
+        for hash_id in np.unique(owner[owner >= 0]).tolist():
+            mine = owner == hash_id
+            bank_id, quality, confirmed = self.catalogue.lookup(hash_id)
+            try:
+                times, indexed = self.videos.get(hash_id)
+            except KeyError:
+                continue  # removed since the search
+            evidence = FramePairs(
+                query_times,
+                times,
+                indexed,
+                query_frame[mine],
+                position[mine].astype(np.int64),
+                distance[mine],
+            )
+            candidates.append(
+                Candidate(
+                    hash_id,
+                    bank_id,
+                    signal_type,
+                    int(distance[mine].min()),
+                    quality,
+                    confirmed,
+                    frames=evidence,
+                )
+            )
+        return candidates
+
     def loaders(self) -> dict[str, Callable[[Path], HashIndex]]:
         """How each signal type's index is read back from a snapshot file."""
         return {
-            t.name: self.perceptual.load if t.perceptual else ExactIndex.load for t in self.registry
+            t.name: self.perceptual.load if t.perceptual or t.sequence else ExactIndex.load
+            for t in self.registry
         }
 
     def sizes(self) -> dict[str, int]:

@@ -14,6 +14,7 @@ from app.live_index import LiveIndex
 from app.policy import DEGENERATE, NO_MATCH, Candidate, Verdict, decide, search_radius
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
+from matcher.video import VideoHash
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Query:
     quality: int | None
     degenerate: bool
     variant: str | None = None  # a query-side candidate of an upload (see matcher.variants)
+    frames: VideoHash | None = None  # a video's frames (vpdq)
 
 
 #: Why a degenerate hash is refused at ingest.
@@ -43,6 +45,7 @@ def parse_signal(registry: Registry, signal: Signal) -> Query:
         signal.quality,
         signal_type.is_degenerate(code, signal.quality),
         signal.variant,
+        signal_type.parse_frames(signal.value) if signal_type.sequence else None,
     )
 
 
@@ -80,8 +83,8 @@ def picture_quality(hashes: Sequence[Signal] | Sequence[Query]) -> int | None:
 def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list[Verdict]:
     """One verdict per subject (a submitted hash, or all the hashes of one file).
 
-    Queries are grouped by signal type so each index is searched once per batch.
-    Degenerate hashes are never looked up.
+    Queries are grouped by signal type so each index is searched once per batch; a
+    video's frames are searched together. Degenerate hashes are never looked up.
     """
     banks = live.banks
     found: list[list[Candidate]] = [[] for _ in subjects]
@@ -90,7 +93,14 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
     for position, subject in enumerate(subjects):
         qualities.append(picture_quality(subject))
         for query in subject:
-            if not query.degenerate:
+            if query.frames is not None:
+                radius = search_radius(banks.values(), query.signal_type)
+                if radius is not None:
+                    found[position].extend(
+                        replace(c, variant=query.variant)
+                        for c in live.search_video(query.signal_type, query.frames, radius)
+                    )
+            elif not query.degenerate and not live.registry.get(query.signal_type).sequence:
                 pending[query.signal_type].append((position, query))
     for signal_type, entries in pending.items():
         radius = search_radius(banks.values(), signal_type)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -91,6 +92,26 @@ class HashRecord(Base):
     confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class VideoFrameRecord(Base):
+    """One sampled frame of a banked video (a `vpdq` hash): its pdq hash and where it is.
+
+    Written once with its video and never changed: a video's identity is the digest of
+    its frames. Deleted with the video's hash row.
+    """
+
+    __tablename__ = "video_frames"
+
+    hash_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("hashes.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The frame's place in the video's hash (0, 1, ...), in time order.
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_number: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[float] = mapped_column(Float)
+    quality: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(64))
 
 
 class HashChange(Base):

@@ -15,7 +15,15 @@ The rules, in order:
    stored hash is not known to be weaker, and only within the `match` distance: never in
    the review band. Each candidate is one more chance of a false match; this keeps
    their share small (benchmarks/RESULTS.md, "Variants").
-8. phash alone never blocks: `review` at most (reason `secondary_signal`), and a phash
+8. A video (vpdq) matches a banked video when enough of its frames match: at least
+   `query_share` percent of the query's frames, or `target_share` percent of the banked
+   video's, and at least MIN_VIDEO_FRAMES frames of it (all of them if it has fewer),
+   counting frame pairs within `match` bits; within `review` bits, the same shares give
+   `review` at most. A clip cut from a banked video has a high query share; a video that
+   contains a banked one whole, a high banked share. Frames under quality 50 count on
+   neither side. A derived orientation of the query (mirrored, rotated) counts within
+   `match` only, like rule 7.
+9. phash alone never blocks: `review` at most (reason `secondary_signal`), and a phash
    match of an upload whose pdq quality is under 50 does not count at all. Measured
    among 6.9 million pairs of distinct images of quality >= 50, 59 came within phash's 4
    bits (1 within pdq's 31); on flat drawings, tens of thousands did.
@@ -30,7 +38,13 @@ under 2% more recall. Between 31 and 47 a person looks.
 
 Why phash 4/8, review only: phash collides far more often. Across the same distinct
 pairs, 40 came within 4 bits, 96 within 6 and 553 within 10, while copies mostly stay
-within 4 (87-99%) and 8 (97-100%). It is a secondary signal: a person looks (rule 8).
+within 4 (87-99%) and 8 (97-100%). It is a secondary signal: a person looks (rule 9).
+
+Why vpdq 31/47 and 50%/50%: frames are pdq hashes, with pdq's distances. The shares are
+lower than vpdq's own 80% query share so that a copy whose sampling points fall between
+the original's (after an intro, on fast motion) or that was re-encoded hard still
+matches (benchmarks/RESULTS.md, "Video"); requiring several frames keeps a single shared
+shot from matching.
 
 `POLICY_VERSION` is written with every verdict; change it whenever these rules or the
 defaults change, so a verdict can always be explained by the rules it was given under.
@@ -42,11 +56,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-POLICY_VERSION = "2026.11.5"
-#: Signals that collide too often to block on their own (rule 8).
+from matcher.video_match import FramePairs, VideoMatch, compare
+
+POLICY_VERSION = "2026.11.6"
+#: Signals that collide too often to block on their own (rule 9).
 SECONDARY_SIGNALS = frozenset({"phash"})
 #: pdq hashes under this quality never cause an automatic block.
 MIN_BLOCK_QUALITY = 50
+#: A video match needs at least this many matched frames of the banked video (rule 8).
+MIN_VIDEO_FRAMES = 3
 
 
 class Action(StrEnum):
@@ -80,10 +98,13 @@ class Reason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Inclusive distances: `match` applies the bank's action, `review` caps at review."""
+    """Inclusive distances: `match` applies the bank's action, `review` caps at review.
+    For videos, also the shares (percent) of frames that must match (rule 8)."""
 
     match: int
     review: int
+    query_share: float | None = None
+    target_share: float | None = None
 
 
 DEFAULT_THRESHOLDS: dict[str, Thresholds] = {
@@ -91,6 +112,7 @@ DEFAULT_THRESHOLDS: dict[str, Thresholds] = {
     "phash": Thresholds(match=4, review=8),
     "md5": Thresholds(match=0, review=0),
     "sha256": Thresholds(match=0, review=0),
+    "vpdq": Thresholds(match=31, review=47, query_share=50.0, target_share=50.0),
 }
 
 
@@ -124,6 +146,8 @@ class Candidate:
     query_quality: int | None = None
     #: Set when a query-side candidate of an upload (mirrored, trimmed, ...) found it.
     variant: str | None = None
+    #: For a video: the frame pairs found between the query and the banked video.
+    frames: FramePairs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +161,8 @@ class Match:
     action: Action
     reason: Reason
     variant: str | None = None
+    #: For a video: the shares and time ranges that matched.
+    video: VideoMatch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +203,11 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
     if not bank.enabled:
         return None
     limits = bank.thresholds_for(candidate.signal_type)
+    if candidate.frames is not None:
+        return _judge_video(candidate, bank, limits)
     query_quality = candidate.query_quality
     if candidate.signal_type in SECONDARY_SIGNALS and _is_low_quality(query_quality):
-        return None  # Rule 8: on a flat picture phash says nothing.
+        return None  # Rule 9: on a flat picture phash says nothing.
     if candidate.variant is not None and (
         not _strong_pair(candidate) or candidate.distance > limits.match
     ):
@@ -249,6 +277,48 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
     )
     deciding = matches[0]
     return Verdict(deciding.action, deciding.reason, tuple(matches), tuple(near))
+
+
+def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> Match | None:
+    """Rule 8: a video candidate counts by the shares of frames that match."""
+    assert candidate.frames is not None
+    needed = min(MIN_VIDEO_FRAMES, candidate.frames.target_usable)
+    defaults = DEFAULT_THRESHOLDS["vpdq"]
+    query_share = defaults.query_share if limits.query_share is None else limits.query_share
+    target_share = defaults.target_share if limits.target_share is None else limits.target_share
+    assert query_share is not None and target_share is not None
+
+    def enough(found: VideoMatch | None) -> bool:
+        return (
+            found is not None
+            and found.matched_frames >= needed
+            and (found.query_share >= query_share or found.target_share >= target_share)
+        )
+
+    found = compare(candidate.frames, limits.match)
+    if enough(found):
+        action = bank.action
+        reason = Reason.ALLOWLISTED if action is Action.ALLOW else Reason.MATCHED
+        if action is Action.BLOCK and not candidate.confirmed:
+            action, reason = Action.REVIEW, Reason.UNCONFIRMED
+    elif candidate.variant is None and bank.action is not Action.ALLOW:
+        found = compare(candidate.frames, limits.review)
+        if not enough(found):
+            return None
+        action, reason = Action.REVIEW, Reason.NEAR_MATCH
+    else:
+        return None
+    assert found is not None
+    return Match(
+        candidate.hash_id,
+        bank.name,
+        candidate.signal_type,
+        found.distance,
+        action,
+        reason,
+        candidate.variant,
+        found,
+    )
 
 
 def _strong_pair(candidate: Candidate) -> bool:

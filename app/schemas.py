@@ -33,6 +33,20 @@ class MatchRequest(StrictModel):
     items: list[MatchItem] = Field(min_length=1)
 
 
+class VideoMatchDetail(BaseModel):
+    """How much of a video matched a banked video (vpdq)."""
+
+    query_share: float = Field(description="Percent of the query's frames that matched.")
+    target_share: float = Field(description="Percent of the banked video's frames matched.")
+    matched_frames: int = Field(description="Frames of the banked video that matched.")
+    query_ranges: list[tuple[float, float]] = Field(
+        description="Where the query matches: [start, end] in seconds of the query."
+    )
+    target_ranges: list[tuple[float, float]] = Field(
+        description="What of the banked video it matches: [start, end] in its seconds."
+    )
+
+
 class MatchDetail(BaseModel):
     """Shown only to keys with the `match:details` scope."""
 
@@ -48,6 +62,7 @@ class MatchDetail(BaseModel):
         description="For media: the candidate of the upload that matched (`mirrored`, "
         "`trimmed:original`, ...); absent when the upload's own hash did.",
     )
+    video: VideoMatchDetail | None = None
 
 
 class MatchResult(BaseModel):
@@ -92,6 +107,18 @@ class ThresholdsModel(StrictModel):
     match: int = Field(ge=0, description="At or under this distance the bank's action applies.")
     review: int = Field(
         ge=0, description="At or under this distance the verdict is at most review."
+    )
+    query_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="vpdq only: percent of a query video's frames that must match.",
+    )
+    target_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="vpdq only: or percent of the banked video's frames that must match.",
     )
 
 

@@ -2,10 +2,11 @@
 
 A snapshot is a folder `snapshot-<seq>` in the snapshot directory: each signal type's
 index (`<signal>.index`, in its backend's own format; mih's is memory-mapped on load), the
-catalogue, and `meta.json` with the change-log sequence number the snapshot includes and
-the index backend. It is written under a temporary name and renamed, so a reader never
-sees half of one; the newest few are kept. A process loads the newest snapshot of its
-backend and then applies the change log after its sequence number.
+catalogue, the video frames catalogue, and `meta.json` with the change-log sequence
+number the snapshot includes and the index backend. It is written under a temporary
+name and renamed, so a reader never sees half of one; the newest few are kept. A process
+loads the newest snapshot of its backend and then applies the change log after its
+sequence number.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 PREFIX = "snapshot-"
 META = "meta.json"
 CATALOGUE = "catalogue.npz"
+VIDEOS = "videos.npz"
 #: Snapshots kept: the newest, and one before it for a process still mapping it.
 KEEP = 2
 
@@ -54,6 +56,7 @@ def write(live: LiveIndex, directory: Path, seq: int, backend: str) -> Path:
         for name, index in live.indexes.items():
             index.save(building / f"{name}.index")
         live.catalogue.save(building / CATALOGUE)
+        live.videos.save(building / VIDEOS)
         meta = {
             "seq": seq,
             "backend": backend,
@@ -84,6 +87,7 @@ def load_newest(
                 continue
             indexes = {name: loaders[name](folder / f"{name}.index") for name in meta["signals"]}
             live.catalogue.load(folder / CATALOGUE)
+            live.videos.load(folder / VIDEOS)
         except (OSError, ValueError, KeyError):
             log.warning("unreadable index snapshot skipped", extra={"snapshot": folder.name})
             continue

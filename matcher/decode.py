@@ -54,6 +54,10 @@ class Limits:
     max_pixels: int = 64_000_000
     #: Smaller images carry too little to fingerprint (a 1x1 pixel is one colour).
     min_side: int = 16
+    #: A video longer than this is refused, whatever its container claims.
+    max_video_seconds: float = 600.0
+    #: Frames decoded at most (ten minutes at 60 frames a second): bounds the time spent.
+    max_video_frames: int = 36_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,8 @@ def read_header(data: bytes, limits: Limits) -> ImageHeader:
         if claimed:
             raise MediaError(f"{claimed} image is truncated or corrupt") from None
         raise UnsupportedMediaError(
-            "file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF)"
+            "file is not an image in a supported format (JPEG, PNG, WebP, GIF, BMP, TIFF) "
+            "nor a video in a supported container (MP4, MOV, WebM, MKV, AVI)"
         ) from None
     if header.format not in IMAGE_FORMATS:
         raise UnsupportedMediaError(f"image format {header.format or 'unknown'} is not supported")

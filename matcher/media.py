@@ -1,4 +1,4 @@
-"""Hash one uploaded file with every signal type that applies to it."""
+"""Hash one uploaded file (an image or a video) with every signal type that applies."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from matcher.decode import Limits, decode_image
 from matcher.pdq import PDQ_MAX_SIDE
 from matcher.signals import Media, Registry, Signal
 from matcher.variants import exact_variants
+from matcher.video import hash_video, hash_video_orientations, sniff_video
 
 
 def hash_file(
     data: bytes, registry: Registry, limits: Limits, variants: bool = False
 ) -> list[Signal]:
-    """Decode `data` as an image and return one signal per applicable type, then, with
-    `variants`, the query-side candidates (mirrored, trimmed, ...) of each type.
+    """Decode `data` as a video or an image and return one signal per applicable type,
+    then, with `variants`, the query-side candidates (mirrored, trimmed, ...) of each type.
 
-    The bytes and pixels live only in this call's memory and are dropped on return.
+    The bytes, pixels and frames live only in this call's memory and are dropped on return.
     """
-    media = Media(data=data, rgb=decode_image(data, limits, PDQ_MAX_SIDE))
+    media = decode_media(data, limits, variants)
     if variants:
         every = [signal_type.hash_variants(media) for signal_type in registry]
         # Each file's own hashes first, in registry order, then the candidates.
@@ -31,6 +32,16 @@ def hash_file(
         if signal is not None:
             signals.append(signal)
     return signals
+
+
+def decode_media(data: bytes, limits: Limits, orientations: bool = False) -> Media:
+    """A video's frame hashes (in each orientation too, with `orientations`), or an
+    image's pixels, by what the leading bytes say the file is."""
+    if sniff_video(data) is None:
+        return Media(data=data, rgb=decode_image(data, limits, PDQ_MAX_SIDE))
+    if orientations:
+        return Media(data=data, video=hash_video_orientations(data, limits))
+    return Media(data=data, video={"original": hash_video(data, limits)})
 
 
 def second_look(data: bytes, limits: Limits, names: Sequence[str]) -> list[Signal]:

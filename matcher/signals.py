@@ -12,21 +12,26 @@ Codes are fixed-width `bytes` (32 bytes for pdq); that is what the index stores.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from matcher.errors import InvalidHashError, UnknownSignalTypeError
 
+if TYPE_CHECKING:
+    from matcher.video import VideoHash
+
 
 @dataclass(frozen=True, slots=True)
 class Media:
-    """Bytes of one uploaded file and, for images, its decoded RGB pixels."""
+    """Bytes of one uploaded file and, for images, its decoded RGB pixels; for videos,
+    its frame hashes by orientation (`original` always; the others for query candidates)."""
 
     data: bytes
     rgb: np.ndarray | None = None
+    video: Mapping[str, VideoHash] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,9 @@ class SignalType(ABC):
     code_bytes: ClassVar[int]
     #: True when near (not only identical) codes mean the same content.
     perceptual: ClassVar[bool]
+    #: True for a sequence of frame hashes (vpdq): its code only names it, and its
+    #: frames are what match (see `parse_frames`).
+    sequence: ClassVar[bool] = False
 
     def parse(self, text: str) -> bytes:
         """Return the code for a hex text form, or raise `InvalidHashError`."""
@@ -71,6 +79,11 @@ class SignalType(ABC):
     def distance(self, a: bytes, b: bytes) -> int:
         """Hamming distance between two codes (0 or 1+ for exact types)."""
         return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+    def parse_frames(self, text: str) -> VideoHash | None:
+        """For a sequence type, the frames a text form holds (None when it only names a
+        banked sequence); other types have none."""
+        return None
 
     def is_degenerate(self, code: bytes, quality: int | None = None) -> bool:
         """True for codes that collide with countless unrelated media and must never match."""
@@ -133,5 +146,6 @@ def default_registry() -> Registry:
     from matcher.exact import MD5, SHA256
     from matcher.pdq import PDQ
     from matcher.phash import PHash
+    from matcher.vpdq import VPDQ
 
-    return Registry([PDQ(), PHash(), MD5(), SHA256()])
+    return Registry([PDQ(), PHash(), MD5(), SHA256(), VPDQ()])

@@ -65,7 +65,8 @@ class Variant:
 Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
 
 
-def _dihedral(rgb: np.ndarray, region: str) -> list[Variant]:
+def dihedral(rgb: np.ndarray, region: str = "whole") -> list[Variant]:
+    """The eight orientations of a picture (or of a region of it), from one DCT."""
     hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
     prefix = "" if region == "whole" else f"{region}:"
     return [
@@ -214,9 +215,9 @@ def regions(rgb: np.ndarray) -> dict[str, Box]:
 def pdq_variants(rgb: np.ndarray) -> list[Variant]:
     """Every candidate of an RGB image, its own hash (`original`) first; candidates
     under `MIN_QUALITY` are left out, except the original."""
-    found = _dihedral(rgb, "whole")
+    found = dihedral(rgb, "whole")
     for region, (top, bottom, left, right) in regions(rgb).items():
-        found.extend(_dihedral(rgb[top:bottom, left:right], region))
+        found.extend(dihedral(rgb[top:bottom, left:right], region))
     return [found[0], *(v for v in found[1:] if v.quality >= MIN_QUALITY)]
 
 

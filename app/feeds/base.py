@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from app.matching import DEGENERATE_DETAIL, parse_signal
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
+from matcher.video import VideoHash
 
 Checkpoint = Mapping[str, Any]
 PageModel = TypeVar("PageModel", bound=BaseModel)
@@ -50,6 +51,8 @@ class FeedRecord:
     quality: int | None = None
     external_id: str | None = None
     case_ref: str | None = None
+    #: A video's frames (vpdq); `value` is then their identity.
+    frames: VideoHash | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -138,10 +141,21 @@ def make_record(
     if quality is not None and not 0 <= quality <= 100:
         raise MatcherError("quality must be between 0 and 100")
     query = parse_signal(registry, Signal(signal_type, value, quality))
+    signal = registry.get(query.signal_type)
     # A degenerate hash may still be withdrawn: that only removes it.
     if query.degenerate and record_status is RecordStatus.ACTIVE:
         raise MatcherError(DEGENERATE_DETAIL)
-    return FeedRecord(query.signal_type, query.value, record_status, quality, external_id, case_ref)
+    if query.frames is None and record_status is RecordStatus.ACTIVE and signal.sequence:
+        raise MatcherError("a video is added with its frames (vpdq text), not its identity")
+    return FeedRecord(
+        query.signal_type,
+        query.value,
+        record_status,
+        quality,
+        external_id,
+        case_ref,
+        query.frames,
+    )
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -4,6 +4,8 @@
   (`signal_type`, `value`, `quality`, `external_id`, `case_ref`, `status`).
 - JSONL: one object per line with the same names.
 - pdq text, as the reference pdq hasher prints it: `hash[,quality[,name]]` per line.
+- vpdq text, as Meta's vpdq writes a video's hash: `frame,quality,pdq_hex,timestamp` per
+  line, the whole file one video (its external id: the file's name without suffix).
 
 Files are read line by line in constant memory, from a local path or an http(s) URL.
 The checkpoint remembers the file's identity (size and modification time, or the
@@ -36,8 +38,9 @@ from app.feeds.base import (
 )
 from matcher.errors import MatcherError
 from matcher.signals import Registry
+from matcher.vpdq import MAX_FRAMES
 
-FORMATS = ("csv", "jsonl", "pdq")
+FORMATS = ("csv", "jsonl", "pdq", "vpdq")
 COLUMNS = ("signal_type", "value", "quality", "external_id", "case_ref", "status")
 #: Lines per page: one transaction each.
 PAGE_LINES = 5000
@@ -46,21 +49,26 @@ LineReader = Callable[[int, int], Iterator[tuple[int, str, int]]]
 
 
 def detect_format(name: str, first_line: str) -> str:
-    """'jsonl', 'csv' or 'pdq', from the file name or, failing that, the first line."""
+    """'jsonl', 'csv', 'pdq' or 'vpdq', from the file name or, failing that, the first
+    line."""
     suffix = Path(urlparse(name).path).suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    if suffix == ".pdq":
-        return "pdq"
+    if suffix in (".csv", ".pdq", ".vpdq"):
+        return suffix[1:]
     first = first_line.strip()
     if first.startswith("{"):
         return "jsonl"
-    head = first.split(",")[0]
-    if len(head) == 64 and all(c in "0123456789abcdefABCDEF" for c in head):
+    cells = first.split(",")
+    if len(cells[0]) == 64 and _is_hex(cells[0]):
         return "pdq"
+    if len(cells) == 4 and cells[0].isdigit() and len(cells[2]) == 64 and _is_hex(cells[2]):
+        return "vpdq"
     return "csv"
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 class LineParser:
@@ -232,6 +240,13 @@ class FileFeed:
             records: list[FeedRecord] = []
             rejects: list[Reject] = []
             last, end, complete = skip, offset, True
+            if fmt == "vpdq":
+                video, last, end = self._video(lines)
+                if isinstance(video, Reject):
+                    rejects.append(video)
+                else:
+                    records.append(video)
+                lines = iter(())
             for number, text, after in lines:
                 item = parse_line(parser, self.registry, number, text)
                 if isinstance(item, Reject):
@@ -251,6 +266,22 @@ class FileFeed:
             "complete": complete,
         }
         return Page(records, rejects, next_state, complete)
+
+    def _video(self, lines: Iterator[tuple[int, str, int]]) -> tuple[FeedRecord | Reject, int, int]:
+        """The whole of a vpdq file as one record (at most MAX_FRAMES lines are read),
+        with the last line and byte offset read."""
+        text: list[str] = []
+        last, end = 0, 0
+        for number, line, after in lines:
+            text.append(line if line.endswith("\n") else line + "\n")
+            last, end = number, after
+            if number > MAX_FRAMES:
+                return Reject("file", f"over {MAX_FRAMES} frames", None), last, end
+        name = Path(urlparse(self.location).path).stem
+        try:
+            return make_record(self.registry, "vpdq", "".join(text), external_id=name), last, end
+        except MatcherError as error:
+            return Reject("file", str(error), None), last, end
 
     def submit_feedback(self, items: Sequence[Feedback]) -> None:
         """Files take no feedback."""

@@ -79,7 +79,7 @@ def apply_records(
         session,
         bank,
         [
-            NewHash(r.signal_type, r.value, r.quality, r.external_id, r.case_ref)
+            NewHash(r.signal_type, r.value, r.quality, r.external_id, r.case_ref, r.frames)
             for r in latest.values()
             if r.status is RecordStatus.ACTIVE
         ],

@@ -60,7 +60,7 @@ def count_of(session: Session, bank: Bank) -> int:
     return bank_store.active_counts(session, [bank.id]).get(bank.id, 0)
 
 
-@router.get("", response_model=BankList)
+@router.get("", response_model=BankList, response_model_exclude_none=True)
 def list_banks(session: SessionDep, _: BanksReadKey) -> BankList:
     """Every bank, with its active hash count."""
     counts = bank_store.active_counts(session)
@@ -69,7 +69,12 @@ def list_banks(session: SessionDep, _: BanksReadKey) -> BankList:
     )
 
 
-@router.post("", response_model=BankPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=BankPublic,
+    response_model_exclude_none=True,
+    status_code=status.HTTP_201_CREATED,
+)
 def create_bank(
     body: BankCreate, state: StateDep, session: SessionDep, _: BanksWriteKey
 ) -> BankPublic:
@@ -88,14 +93,14 @@ def create_bank(
     return bank_public(bank, 0)
 
 
-@router.get("/{name}", response_model=BankPublic)
+@router.get("/{name}", response_model=BankPublic, response_model_exclude_none=True)
 def get_bank(name: str, session: SessionDep, _: BanksReadKey) -> BankPublic:
     """One bank, with its active hash count."""
     bank = bank_store.get_bank(session, name)
     return bank_public(bank, count_of(session, bank))
 
 
-@router.patch("/{name}", response_model=BankPublic)
+@router.patch("/{name}", response_model=BankPublic, response_model_exclude_none=True)
 def update_bank(
     name: str, body: BankUpdate, state: StateDep, session: SessionDep, _: BanksWriteKey
 ) -> BankPublic:
@@ -157,14 +162,15 @@ def add_hashes(
     ]
     if degenerate:
         raise InvalidInput(f"{len(degenerate)} degenerate hash(es) refused", degenerate)
+    frameless = [
+        {"pointer": f"/items/{n}", "detail": "a video is banked with its frames (vpdq text)"}
+        for n, q in enumerate(queries)
+        if state.registry.get(q.signal_type).sequence and q.frames is None
+    ]
+    if frameless:
+        raise InvalidInput(f"{len(frameless)} video hash(es) without frames refused", frameless)
     items = [
-        NewHash(
-            q.signal_type,
-            q.value,
-            i.quality,
-            i.external_id,
-            i.case_ref,
-        )
+        NewHash(q.signal_type, q.value, i.quality, i.external_id, i.case_ref, q.frames)
         for q, i in zip(queries, body.items, strict=True)
     ]
     result = store_hashes(state, session, name, items, body.source)
@@ -225,7 +231,8 @@ def remove_hash(
 async def add_media(
     name: str, request: Request, state: StateDep, session: SessionDep, _: BanksWriteKey
 ) -> BankMediaResult:
-    """Hash uploaded images into the bank (every signal type); the media is discarded.
+    """Hash uploaded images and videos into the bank (every signal type); the media is
+    discarded.
 
     Optional form fields `external_id` and `case_ref` apply to every file.
     """
@@ -245,12 +252,20 @@ async def add_media(
             computed = ComputedHash(
                 signal_type=signal.signal_type, value=signal.value, quality=signal.quality
             )
-            if parse_signal(state.registry, signal).degenerate:
+            query = parse_signal(state.registry, signal)
+            if query.degenerate:
                 report.skipped.append(computed)
                 continue
             report.hashes.append(computed)
             items.append(
-                NewHash(signal.signal_type, signal.value, signal.quality, external_id, case_ref)
+                NewHash(
+                    query.signal_type,
+                    query.value,
+                    signal.quality,
+                    external_id,
+                    case_ref,
+                    query.frames,
+                )
             )
         reports.append(report)
     result = await run_in_threadpool(store_hashes, state, session, name, items, "media")

@@ -19,6 +19,7 @@ from app.state import AppState
 from app.store.hashes import external_ids
 from app.uploads import read_media
 from matcher.signals import Signal
+from matcher.video_match import VideoMatch
 
 router = APIRouter(prefix="/v1", tags=["matching"])
 
@@ -34,7 +35,7 @@ MULTIPART_BODY = {
                         "file": {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
-                            "description": "One or more images; repeat the field.",
+                            "description": "One or more images or videos; repeat the field.",
                         }
                     },
                 }
@@ -80,12 +81,24 @@ def results_for(
                     "hash_id": m.hash_id,
                     "external_id": external.get(m.hash_id),
                     "variant": m.variant,
+                    "video": video_detail(m.video) if m.video else None,
                 }
             )
             for m in (verdict.matches if details else ())
         ]
         results.append(result)
     return results
+
+
+def video_detail(found: VideoMatch) -> dict[str, Any]:
+    """The shares and time ranges of a video match, as `VideoMatchDetail` JSON."""
+    return {
+        "query_share": round(found.query_share, 1),
+        "target_share": round(found.target_share, 1),
+        "matched_frames": found.matched_frames,
+        "query_ranges": [list(r) for r in found.query_ranges],
+        "target_ranges": [list(r) for r in found.target_ranges],
+    }
 
 
 def without_none(values: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +144,7 @@ async def match_hashes(body: MatchRequest, state: StateDep, principal: MatchKey)
     openapi_extra=MULTIPART_BODY,
 )
 async def match_media(request: Request, state: StateDep, principal: MatchKey) -> JSONResponse:
-    """Hash each uploaded image in memory (then drop it) and give a verdict for each."""
+    """Hash each uploaded image or video in memory (then drop it); a verdict for each."""
     upload = await read_media(request, state.settings)
     files = [(f.filename, f.data) for f in upload.files]
     del upload

@@ -15,30 +15,44 @@ from app.store import changes as change_log
 from matcher.errors import UnknownSignalTypeError
 from matcher.signals import Registry
 
+#: The video share thresholds (percent) a sequence type's limits hold.
+SHARES = ("query_share", "target_share")
+
 
 def validate_thresholds(registry: Registry, thresholds: dict[str, Any]) -> dict[str, Any]:
-    """Check per-signal thresholds: known types, 0 <= match <= review <= the code's bits."""
-    checked = {}
+    """Check per-signal thresholds: known types, 0 <= match <= review <= the code's bits
+    (a frame's, for videos), and shares (percent, videos only) from 0 to 100."""
+    checked: dict[str, dict[str, float]] = {}
     for name, limits in thresholds.items():
+        pointer = [{"pointer": f"/thresholds/{name}"}]
         try:
             signal_type = registry.get(name)
         except UnknownSignalTypeError as error:
-            raise InvalidInput(str(error), [{"pointer": f"/thresholds/{name}"}]) from None
+            raise InvalidInput(str(error), pointer) from None
         match, review = int(limits["match"]), int(limits["review"])
-        ceiling = signal_type.code_bytes * 8 // 2 if signal_type.perceptual else 0
+        near = signal_type.perceptual or signal_type.sequence
+        ceiling = signal_type.code_bytes * 8 // 2 if near else 0
         if not 0 <= match <= review <= ceiling:
             raise InvalidInput(
-                f"thresholds for {name} must satisfy 0 <= match <= review <= {ceiling}",
-                [{"pointer": f"/thresholds/{name}"}],
+                f"thresholds for {name} must satisfy 0 <= match <= review <= {ceiling}", pointer
             )
         checked[name] = {"match": match, "review": review}
+        shares = {k: limits[k] for k in SHARES if limits.get(k) is not None}
+        if shares and not signal_type.sequence:
+            raise InvalidInput(f"{name} thresholds take no query_share or target_share", pointer)
+        if signal_type.sequence:
+            defaults = DEFAULT_THRESHOLDS[name]
+            checked[name].update({k: float(getattr(defaults, k)) for k in SHARES})
+            checked[name].update({k: float(v) for k, v in shares.items()})
     return checked
 
 
-def effective_thresholds(bank: Bank) -> dict[str, dict[str, int]]:
+def effective_thresholds(bank: Bank) -> dict[str, dict[str, Any]]:
     """The bank's thresholds with the defaults filled in for every signal type."""
-    merged = {
-        name: {"match": t.match, "review": t.review} for name, t in DEFAULT_THRESHOLDS.items()
+    merged: dict[str, dict[str, Any]] = {
+        name: {"match": t.match, "review": t.review}
+        | {k: getattr(t, k) for k in SHARES if getattr(t, k) is not None}
+        for name, t in DEFAULT_THRESHOLDS.items()
     }
     merged.update(bank.thresholds or {})
     return merged

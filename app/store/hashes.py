@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +14,8 @@ from app.errors import NotFound
 from app.live_index import StoredHash
 from app.models import Bank, HashRecord, utcnow
 from app.store import changes, insert_ignoring, on_postgresql
+from app.store.frames import frames_of, insert_frames
+from matcher.video import VideoHash
 
 #: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
 LOOKUP_CHUNK = 500
@@ -30,6 +32,8 @@ class NewHash:
     quality: int | None = None
     external_id: str | None = None
     case_ref: str | None = None
+    #: A video's frames (vpdq); its `value` is their identity.
+    frames: VideoHash | None = None
 
 
 @dataclass(slots=True)
@@ -150,8 +154,20 @@ def add_hashes(
     ]
     inserted = _insert_new(session, rows) if rows else {}
     result.added = len(inserted)
+    insert_frames(
+        session,
+        {hash_id: frames for key, hash_id in inserted.items() if (frames := latest[key].frames)},
+    )
     result.to_index.extend(
-        StoredHash(inserted[key], bank.id, key[0], key[1], latest[key].quality, confirmed)
+        StoredHash(
+            inserted[key],
+            bank.id,
+            key[0],
+            key[1],
+            latest[key].quality,
+            confirmed,
+            latest[key].frames,
+        )
         for key in inserted
     )
     existing = _existing(session, bank.id, [key for key in latest if key not in inserted])
@@ -174,13 +190,21 @@ def add_hashes(
             result.updated += 1
         record.status = "active"
         record.updated_at = now
-        result.to_index.append(_stored(record))
+        result.to_index.append(_stored(record, item.frames))
     session.flush()
+    # A video named by its identity alone is indexed with the frames banked with it.
+    missing = [s.id for s in result.to_index if s.signal_type == "vpdq" and s.frames is None]
+    if missing:
+        stored_frames = frames_of(session, missing)
+        result.to_index = [
+            replace(s, frames=stored_frames.get(s.id)) if s.id in stored_frames else s
+            for s in result.to_index
+        ]
     changes.record_hashes(session, [stored.id for stored in result.to_index])
     return result
 
 
-def _stored(record: HashRecord) -> StoredHash:
+def _stored(record: HashRecord, frames: VideoHash | None) -> StoredHash:
     return StoredHash(
         record.id,
         record.bank_id,
@@ -188,6 +212,7 @@ def _stored(record: HashRecord) -> StoredHash:
         record.value,
         record.quality,
         record.confirmed,
+        frames,
     )
 
 

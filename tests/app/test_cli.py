@@ -13,7 +13,7 @@ from app.cli import main
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import bearer
-from tests.factories import photo, random_pdq
+from tests.factories import photo, random_pdq, video
 
 
 @pytest.fixture
@@ -119,3 +119,40 @@ def test_demo_sets_up_a_working_bank(run, database_url: str) -> None:  # type: i
             "/v1/match", content=body, headers={**bearer(key), "Content-Type": "application/json"}
         )
         assert response.json()["results"][0]["verdict"] == "block"
+
+
+def test_videos_export_as_vpdq_and_import_into_a_bank(  # type: ignore[no-untyped-def]
+    run, database_url: str, tmp_path: Path
+) -> None:
+    movie = tmp_path / "case-12.mp4"
+    movie.write_bytes(video([1, 2, 3]))
+    lines = run("hash", str(movie)).splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["md5", "sha256", "vpdq"]
+    assert lines[2].endswith("frames=9")
+    as_json = json.loads(run("hash", "--json", str(movie)))
+    exported = run("hash", "--vpdq", str(movie))
+    assert as_json["hashes"][2]["value"] == exported
+    assert exported.splitlines()[1].startswith("10,")
+    assert "one video file" in run("hash", "--vpdq", str(movie), str(movie), code=2)
+    picture = tmp_path / "p.jpg"
+    picture.write_bytes(photo(1))
+    assert "not a video" in run("hash", "--vpdq", str(picture), code=1)
+
+    # Meta's vpdq text is a hash file format: the file is one video, named by its stem.
+    run("banks", "create", "videos", "--action", "block")
+    hashes = tmp_path / "case-12.vpdq"
+    hashes.write_text(exported)
+    assert "1 added" in run("hashes", "import", str(hashes), "--bank", "videos")
+    broken = tmp_path / "broken.txt"
+    broken.write_text(exported.replace(exported.splitlines()[1], "10,100,abc,1.000"))
+    assert f"{broken}: rejected: vpdq line 2: pdq hash must be 64 hex" in run(
+        "hashes", "import", str(broken), "--bank", "videos", "--format", "vpdq", code=3
+    )
+    settings = Settings(database_url=database_url)
+    clip = {"signal_type": "vpdq", "value": run("hash", "--vpdq", str(movie))}
+    with TestClient(create_app(settings)) as client:
+        key = json.loads(run("keys", "create", "--name", "k", "--scopes", "admin", "--json"))
+        response = client.post("/v1/match", json={"items": [clip]}, headers=bearer(key["key"]))
+        (result,) = response.json()["results"]
+        assert result["verdict"] == "block"
+        assert result["matches"][0]["external_id"] == "case-12"
