@@ -30,10 +30,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The benchmarks need the public Debian image corpus and wrk (Debian packages).
+# The benchmarks need the public Debian image corpus, wrk and FFmpeg's headers (Debian
+# packages) before the peers (python-threatexchange, vpdq) are installed.
 bench-setup: install
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	bash benchmarks/setup.sh
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 
 bench: bench-setup
 	$(BIN)/python benchmarks/hash_bench.py
@@ -45,6 +46,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/api_bench.py
 	$(BIN)/python benchmarks/api_bench.py --workers 2
 	for n in 1000000 10000000; do $(BIN)/python benchmarks/ingest_bench.py --n $$n; done
+	$(BIN)/python benchmarks/video_bench.py
 
 # Every benchmark at a tiny size, so none can rot; figures go to a scratch file.
 bench-smoke: bench-setup
@@ -56,6 +58,7 @@ bench-smoke: bench-setup
 	done
 	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/ingest_bench.py --n 5000 --samples 3 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/video_bench.py --seconds 5 --videos 1 --composite 12 --results $(SMOKE_RESULTS)
 
 clean:
 	rm -rf $(VENV) hashwall.db hashwall.db-wal hashwall.db-shm

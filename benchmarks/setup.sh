@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the benchmarks measure with: the public Debian image corpus and wrk.
+# Installs what the benchmarks measure with: the public Debian image corpus, wrk, and
+# what Meta's vpdq (the video peer, built from source by pip) compiles against: FFmpeg's
+# libraries and headers.
 set -euo pipefail
-packages="gnome-backgrounds mate-backgrounds sway-backgrounds openclipart-png opencv-doc wrk"
+packages="gnome-backgrounds mate-backgrounds sway-backgrounds openclipart-png opencv-doc wrk
+  pkg-config cmake g++ libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev
+  libswresample-dev libswscale-dev libavutil-dev"
 missing=""
 for p in $packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

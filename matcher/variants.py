@@ -166,7 +166,9 @@ def peel(varied: np.ndarray) -> Box:
     return top, bottom, left, right
 
 
-def _worth(box: Box, shape: tuple[int, ...]) -> bool:
+def worth_a_candidate(box: Box, shape: tuple[int, ...]) -> bool:
+    """Whether a region of a picture is worth hashing as a candidate: big enough to be
+    the picture, small enough to differ from the whole."""
     top, bottom, left, right = box
     kept = (bottom - top) * (right - left) / (shape[0] * shape[1])
     return (
@@ -196,18 +198,18 @@ def regions(rgb: np.ndarray) -> dict[str, Box]:
     boxes: dict[str, Box] = {}
     # A sliver of border left in moves pdq by tens of bits: trim at full resolution.
     trimmed = trim_box(gray)
-    if _worth(trimmed, gray.shape):
+    if worth_a_candidate(trimmed, gray.shape):
         boxes["trimmed"] = trimmed
     small = shrink(gray, ANALYSIS_SIDE)
     inner = inner_box(small)
-    if inner is not None and _worth(inner, small.shape):
+    if inner is not None and worth_a_candidate(inner, small.shape):
         # Found on the small copy; its edges are then settled at full resolution.
         factor = gray.shape[0] / small.shape[0]
         top, bottom, left, right = _scaled(_grown(inner, 2), factor, gray.shape)
         inside = _grown(peel(_varied(gray[top:bottom, left:right])), -2)
         # (less the 2 pixels the 5x5 spread reaches past the photo's edge)
         inner = (top + inside[0], top + inside[1], left + inside[2], left + inside[3])
-        if _worth(inner, gray.shape) and inner != boxes.get("trimmed"):
+        if worth_a_candidate(inner, gray.shape) and inner != boxes.get("trimmed"):
             boxes["inner"] = inner
     return boxes
 

@@ -18,16 +18,17 @@ import io
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import av
+import cv2
 import numpy as np
 import pdqhash
 
 from matcher.decode import Limits, check_size
 from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
 from matcher.signals import PerceptualSignalType
-from matcher.variants import Variant, dihedral
+from matcher.variants import Box, Variant, dihedral, trim_box, worth_a_candidate
 
 #: Longest side a sampled frame is shrunk to before pdq: within about 2 bits of pdq at
 #: full 720p size, for a fifth of the time (benchmarks/RESULTS.md, "Video").
@@ -88,7 +89,9 @@ def hash_video_orientations(
 ) -> dict[str, VideoHash]:
     """`hash_video` for each of the eight orientations of the frames (see
     `matcher.variants.ORIENTATIONS`), from one decode: a mirrored or rotated copy of a
-    banked video matches in one of them. The reference pdq derives them from one DCT."""
+    banked video matches in one of them. The reference pdq derives them from one DCT.
+    When frames have uniform bars (letterboxed, pillarboxed, padded copies), eight more,
+    `trimmed:<orientation>`, hash them with the bars cut off."""
     return _hash(data, limits, every, oriented=True)
 
 
@@ -129,11 +132,39 @@ def _hash(data: bytes, limits: Limits, every: float, oriented: bool) -> dict[str
             f"video is truncated: its frames stop at {last:.1f} s of a declared {declared:.1f} s"
         )
     duration = declared if declared is not None else last
+    if frames.get("trimmed:original") == frames["original"]:
+        # No frame had bars: the trimmed candidates would repeat the frames'.
+        frames = {name: found for name, found in frames.items() if ":" not in name}
     return {name: VideoHash(tuple(found), duration) for name, found in frames.items()}
 
 
 def _oriented(frame: av.VideoFrame) -> list[Variant]:
-    return dihedral(_rgb(frame))
+    """The frame's eight orientations, then eight of the frame with its bars trimmed
+    (`trimmed:...`; the whole frame's again where it has none, so that the trimmed
+    sequence keeps every frame and its shares stay comparable)."""
+    rgb = _rgb(frame)
+    whole = dihedral(rgb)
+    box = _bars(rgb)
+    if box is None:
+        return [*whole, *(replace(v, name=f"trimmed:{v.name}") for v in whole)]
+    top, bottom, left, right = box
+    return [*whole, *dihedral(rgb[top:bottom, left:right], "trimmed")]
+
+
+def _bars(rgb: np.ndarray) -> Box | None:
+    """The frame inside its uniform bars (letterbox, pillarbox, padding), if it has any
+    worth trimming. Found on the shrunk frame, where the bar's last row blends into the
+    picture, so one more pixel is taken from each trimmed side."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    top, bottom, left, right = trim_box(gray)
+    height, width = gray.shape
+    box = (
+        top + (top > 0),
+        bottom - (bottom < height),
+        left + (left > 0),
+        right - (right < width),
+    )
+    return box if worth_a_candidate(box, gray.shape) else None
 
 
 def _plain(frame: av.VideoFrame) -> list[Variant]:

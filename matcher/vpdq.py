@@ -105,8 +105,9 @@ class VPDQ(SignalType):
         return Signal(self.name, format_video(media.video["original"]))
 
     def hash_variants(self, media: Media) -> list[Signal]:
-        """The video's frames, then the same frames in each other orientation (a mirrored
-        or rotated copy of a banked video matches in one of them)."""
+        """The video's frames, then the same frames in each other orientation and, when
+        they have bars, trimmed of them (a mirrored, rotated or letterboxed copy of a
+        banked video matches in one of them)."""
         if media.video is None:
             return []
         return [

@@ -1,5 +1,5 @@
 """Videos through HTTP, on SQLite and PostgreSQL: banked from media or from vpdq text,
-matched as uploads (clips, mirrored copies) and as submitted vpdq hashes."""
+matched as uploads (clips, mirrored and letterboxed copies) and as submitted vpdq hashes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.factories import video
 BANKED = video([1, 2, 3, 4])
 CLIP = video([2, 3], size=(180, 240))
 MIRRORED = video([1, 2, 3, 4], transform=np.fliplr)
+LETTERBOXED = video([1, 2, 3, 4], transform=lambda f: np.pad(f, ((48, 48), (0, 0), (0, 0))))
 OTHER = video([7, 8, 9])
 
 
@@ -36,7 +37,7 @@ def vpdq_item(data: bytes, **extra: object) -> dict[str, object]:
     return {"signal_type": "vpdq", "value": format_video(hash_video(data, Limits())), **extra}
 
 
-def test_a_banked_video_is_found_in_clips_and_mirrored_copies(
+def test_a_banked_video_is_found_in_clips_mirrored_and_letterboxed_copies(
     client: TestClient, keys: dict[str, str]
 ) -> None:
     make_bank(client, keys["all"], "videos", "block")
@@ -54,10 +55,11 @@ def test_a_banked_video_is_found_in_clips_and_mirrored_copies(
         ("same.mp4", BANKED),
         ("clip.mp4", CLIP),
         ("mirrored.mp4", MIRRORED),
+        ("letterboxed.mp4", LETTERBOXED),
         ("other.mp4", OTHER),
     )["results"]
-    assert [r["verdict"] for r in results] == ["block", "block", "block", "allow"]
-    same, clip, mirrored, other = results
+    assert [r["verdict"] for r in results] == ["block", "block", "block", "block", "allow"]
+    same, clip, mirrored, letterboxed, other = results
     # The very file: its digests match too.
     assert {m["signal_type"] for m in same["matches"]} == {"md5", "sha256", "vpdq"}
     found = next(m for m in same["matches"] if m["signal_type"] == "vpdq")
@@ -70,6 +72,7 @@ def test_a_banked_video_is_found_in_clips_and_mirrored_copies(
     assert detail["video"]["query_ranges"] == [[0.0, 5.0]]
     assert detail["video"]["target_ranges"] == [[3.0, 8.0]]
     assert mirrored["candidate"] == "mirrored"
+    assert letterboxed["candidate"] == "trimmed:original"
     assert other["reason"] == "no_match" and other["matches"] == []
     assert [h["signal_type"] for h in other["hashes"]] == ["md5", "sha256", "vpdq"]
 

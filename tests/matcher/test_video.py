@@ -68,6 +68,25 @@ def test_a_mirrored_video_matches_in_its_mirrored_orientation() -> None:
     assert all(closest(f.code, banked) <= 16 for f in mirrored["mirrored"].frames)
 
 
+def letterboxed(frame: np.ndarray) -> np.ndarray:
+    bar = frame.shape[0] // 5
+    return np.pad(frame, ((bar, bar), (0, 0), (0, 0)))
+
+
+def test_a_letterboxed_video_matches_with_its_bars_trimmed() -> None:
+    banked = hash_video(BANKED, Limits()).frames
+    boxed = hash_video_orientations(video([1, 2, 3, 4], transform=letterboxed), Limits())
+    assert len(boxed) == 16
+    assert [f.timestamp for f in boxed["trimmed:original"].frames] == [f.timestamp for f in banked]
+    assert all(closest(f.code, banked) > 31 for f in boxed["original"].frames)
+    assert all(closest(f.code, banked) <= 31 for f in boxed["trimmed:original"].frames)
+    # Mirrored as well: the trimmed frames come in every orientation.
+    both = hash_video_orientations(
+        video([1, 2, 3, 4], transform=lambda f: letterboxed(np.fliplr(f))), Limits()
+    )
+    assert all(closest(f.code, banked) <= 31 for f in both["trimmed:mirrored"].frames)
+
+
 def test_unrelated_videos_are_far_apart() -> None:
     banked = hash_video(BANKED, Limits()).frames
     other = hash_video(video([7, 8]), Limits()).frames

@@ -1,4 +1,4 @@
-"""File feeds: local paths and URLs, CSV, JSONL and pdq text, resuming and re-reading."""
+"""File feeds: local paths and URLs, CSV, JSONL, pdq and vpdq text, resuming and re-reading."""
 
 from __future__ import annotations
 
@@ -7,13 +7,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.feeds.base import RecordStatus
 from app.feeds.files import FileFeed, LineParser, detect_format, to_record
 from app.feeds.runner import FeedRunner
+from app.models import HashRecord
+from app.store.frames import frames_of
+from matcher.decode import Limits
 from matcher.errors import MatcherError
 from matcher.signals import default_registry
-from tests.factories import random_pdq
+from matcher.video import hash_video
+from matcher.vpdq import VPDQ, format_video
+from tests.factories import random_pdq, video
 from tests.feedserver import FeedState
 
 
@@ -94,3 +101,32 @@ def test_a_feed_from_a_url_and_a_path(
     state.files.pop("bank.jsonl")
     report = runner.sync("remote")
     assert report.error is not None and "HTTP 404" in report.error
+
+
+def test_a_vpdq_file_banks_one_video_with_its_frames(
+    runner: FeedRunner,
+    add_feed: Callable[..., None],
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+) -> None:
+    hashed = hash_video(video([1, 2]), Limits())
+    text = format_video(hashed)
+    # Meta's vpdq names the file after the video; the name becomes the external id.
+    path = tmp_path / "case-17.txt"
+    path.write_text(text)
+    assert detect_format(str(path), text.splitlines()[0]) == "vpdq"
+    add_feed("videos", "file", str(path), bank="videos")
+    report = runner.sync("videos")
+    assert report.error is None and report.applied.added == 1 and report.rejected == 0
+    with sessions() as session:
+        stored = session.execute(select(HashRecord)).scalar_one()
+        assert (stored.signal_type, stored.external_id) == ("vpdq", "case-17")
+        assert stored.value == VPDQ().format(VPDQ.identity(hashed))
+        assert frames_of(session, [stored.id])[stored.id].frames == hashed.frames
+    assert runner.sync("videos").records == 0  # unchanged: not read again
+
+    broken = tmp_path / "broken.vpdq"
+    broken.write_text(text.replace(",", ";", 1))
+    add_feed("broken", "file", str(broken), bank="videos")
+    report = runner.sync("broken")
+    assert report.applied.added == 0 and report.rejected == 1
