@@ -30,8 +30,8 @@ from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
 from matcher.signals import PerceptualSignalType
 from matcher.variants import Box, Variant, dihedral, trim_box, worth_a_candidate
 
-#: Longest side a sampled frame is shrunk to before pdq: within about 2 bits of pdq at
-#: full 720p size, for a fifth of the time (benchmarks/RESULTS.md, "Video").
+#: Longest side a sampled frame is shrunk to before pdq: about 5 bits (at most 12) from
+#: pdq at full 720p size, for a quarter of the time (benchmarks/RESULTS.md, "Video").
 FRAME_MAX_SIDE = 640
 #: Mean absolute change of the luma thumbnail (0-255) that marks a scene cut.
 SCENE_CUT = 30.0
@@ -142,7 +142,7 @@ def _oriented(frame: av.VideoFrame) -> list[Variant]:
     """The frame's eight orientations, then eight of the frame with its bars trimmed
     (`trimmed:...`; the whole frame's again where it has none, so that the trimmed
     sequence keeps every frame and its shares stay comparable)."""
-    rgb = _rgb(frame)
+    rgb = frame_rgb(frame)
     whole = dihedral(rgb)
     box = _bars(rgb)
     if box is None:
@@ -168,7 +168,7 @@ def _bars(rgb: np.ndarray) -> Box | None:
 
 
 def _plain(frame: av.VideoFrame) -> list[Variant]:
-    bits, quality = pdqhash.compute(_rgb(frame))
+    bits, quality = pdqhash.compute(frame_rgb(frame))
     return [Variant("original", PerceptualSignalType.bits_to_code(bits), int(quality))]
 
 
@@ -282,7 +282,8 @@ def _changed(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean())
 
 
-def _rgb(frame: av.VideoFrame) -> np.ndarray:
+def frame_rgb(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded frame as RGB, its longest side shrunk to FRAME_MAX_SIDE (area averaging)."""
     longest = max(frame.width, frame.height)
     if longest <= FRAME_MAX_SIDE:
         return frame.to_ndarray(format="rgb24")
