@@ -65,13 +65,17 @@ class MediaHasher:
             return await run_in_threadpool(work, *args)
 
     async def hash_files(
-        self, files: Sequence[tuple[str | None, bytes]], variants: bool = False
+        self,
+        files: Sequence[tuple[str | None, bytes]],
+        variants: bool = False,
+        parts: bool = False,
     ) -> list[list[Signal]]:
         """The signals of each file, in order (with `variants`, the query-side candidates
-        after each file's own hashes); a bad file raises an error naming it."""
+        after each file's own hashes; with `parts`, an image's bank-side parts on its pdq
+        signal); a bad file raises an error naming it."""
         results = await asyncio.gather(
             *(
-                self._run(hash_file, data, self.registry, self.limits, variants)
+                self._run(hash_file, data, self.registry, self.limits, variants, parts)
                 for _, data in files
             ),
             return_exceptions=True,

@@ -9,6 +9,7 @@ this state in place, right after their transaction commits: never a rebuild.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,16 +23,18 @@ from sqlalchemy.orm import Session
 
 from app.models import Bank, HashRecord
 from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy, Candidate, Thresholds
-from app.store.frames import frames_of
+from app.store.frames import frames_of, owners_with_parts, parts_of
 from index import ExactIndex, HashIndex, MIHIndex, codes_from_bytes
 from index.base import grow_to_fit
 from matcher.signals import Registry
+from matcher.variants import Variant
 from matcher.video import VideoHash
 from matcher.video_match import MIN_FRAME_QUALITY, FramePairs
 
 log = logging.getLogger(__name__)
 
 LOAD_CHUNK = 50_000
+PDQ_BYTES = 32
 SYNC_CHUNK = 1000
 NO_QUALITY = -1
 
@@ -74,6 +77,8 @@ class StoredHash:
     confirmed: bool = True
     #: A video's frames (sequence types such as vpdq).
     frames: VideoHash | None = None
+    #: An image's parts, when it was banked from media (pdq).
+    parts: tuple[Variant, ...] = ()
 
 
 def bank_policy(bank: Bank) -> BankPolicy:
@@ -149,11 +154,12 @@ class Catalogue:
         )
 
 
-class VideoCatalogue:
-    """The frames of indexed videos. Each indexed frame (quality MIN_FRAME_QUALITY or
-    more, not degenerate) gets a key of its own, dense like hash ids, which is what the
-    sequence type's index holds; this says which video and position a key is, and when
-    each frame of a video is. Keys of removed videos are not reused."""
+class PartCatalogue:
+    """The parts of indexed hashes: a video's frames, or an image's parts banked from
+    media. Each indexed part gets a key of its own, dense like hash ids, which is what
+    the parts' index holds; this says which hash and position a key is, and when each
+    part is (a frame's timestamp; 0 for an image's). Keys of removed hashes are not
+    reused."""
 
     def __init__(self) -> None:
         self._owner = np.full(1024, -1, dtype=np.int64)
@@ -163,7 +169,7 @@ class VideoCatalogue:
         self._lock = threading.Lock()
 
     def allocate(self, hash_id: int, times: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Record a video's frame timestamps; return new keys for its indexed `positions`."""
+        """Record a hash's part timestamps; return new keys for its indexed `positions`."""
         with self._lock:
             keys = np.arange(self._next, self._next + len(positions), dtype=np.int64)
             self._next += len(positions)
@@ -175,30 +181,30 @@ class VideoCatalogue:
         return keys
 
     def keys(self, hash_ids: Iterable[int]) -> np.ndarray:
-        """The keys of these videos' indexed frames."""
+        """The keys of these hashes' indexed parts."""
         parts = [self._videos[i][1] for i in hash_ids if i in self._videos]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def drop(self, hash_ids: Iterable[int]) -> None:
-        """Forget these videos."""
+        """Forget these hashes' parts."""
         with self._lock:
             for hash_id in hash_ids:
                 _, keys = self._videos.pop(hash_id, (None, np.zeros(0, dtype=np.int64)))
                 self._owner[keys] = -1
 
     def owners(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(hash ids, positions) of frame keys."""
+        """(hash ids, positions) of part keys."""
         owner, position = self._owner, self._position
         return owner[keys], position[keys]
 
     def get(self, hash_id: int) -> tuple[np.ndarray, int]:
-        """(frame timestamps, number of indexed frames) of an indexed video."""
+        """(part timestamps, number of indexed parts) of an indexed hash."""
         times, keys = self._videos[hash_id]
         return times, len(keys)
 
     def save(self, path: Path) -> None:
-        """Write the arrays to `path` (npz): frame owners and positions by key, and each
-        video's timestamps, concatenated."""
+        """Write the arrays to `path` (npz): part owners and positions by key, and each
+        hash's part timestamps, concatenated."""
         with self._lock, open(path, "wb") as f:
             ids = list(self._videos)
             times = [self._videos[i][0] for i in ids]
@@ -228,6 +234,84 @@ class VideoCatalogue:
             }
 
 
+@dataclass(frozen=True, slots=True)
+class PartHit:
+    """A query code within some distance of an image's part."""
+
+    hash_id: int
+    part: str
+    quality: int
+    distance: int
+
+
+class ImageParts:
+    """The parts of images banked from media (crops, caption bands, small rotations; see
+    `matcher.variants.bank_parts`), in one perceptual index of their own, each matching
+    on behalf of its image's hash."""
+
+    def __init__(self, index: HashIndex) -> None:
+        self.index = index
+        self.catalogue = PartCatalogue()
+        #: (name, quality) of each indexed image's parts, by position.
+        self.described: dict[int, tuple[tuple[str, int], ...]] = {}
+
+    def add(self, images: Iterable[StoredHash]) -> None:
+        """Index the parts of these images, replacing any they had."""
+        images = list(images)
+        self.remove([image.id for image in images])
+        for image in images:
+            positions = np.arange(len(image.parts), dtype=np.int64)
+            keys = self.catalogue.allocate(image.id, np.zeros(len(positions)), positions)
+            self.index.add(keys, codes_from_bytes([p.code for p in image.parts], PDQ_BYTES))
+            self.described[image.id] = tuple((p.name, p.quality) for p in image.parts)
+
+    def remove(self, hash_ids: Iterable[int]) -> None:
+        """Stop matching these images' parts."""
+        ids = list({i for i in hash_ids if i in self.described})
+        if ids:
+            self.index.remove(self.catalogue.keys(ids))
+            self.catalogue.drop(ids)
+            for hash_id in ids:
+                del self.described[hash_id]
+
+    def search(self, codes: np.ndarray, radius: int) -> list[list[PartHit]]:
+        """For each query code, the parts within `radius`."""
+        if not self.described:
+            return [[] for _ in range(len(codes))]
+        found = []
+        for hits in self.index.search(codes, radius):
+            keys = np.asarray(hits.ids, dtype=np.int64)
+            owners, positions = self.catalogue.owners(keys)
+            query_hits = []
+            for hash_id, position, distance in zip(
+                owners.tolist(), positions.tolist(), hits.distances, strict=True
+            ):
+                described = self.described.get(hash_id)
+                if described is not None:  # not removed since the search
+                    name, quality = described[position]
+                    query_hits.append(PartHit(hash_id, name, quality, int(distance)))
+            found.append(query_hits)
+        return found
+
+    def save(self, folder: Path) -> None:
+        """Write the parts' index, catalogue and names into a snapshot folder."""
+        self.index.save(folder / "image_parts.index")
+        self.catalogue.save(folder / "image_parts.npz")
+        (folder / "image_parts.json").write_text(
+            json.dumps({str(k): v for k, v in self.described.items()})
+        )
+
+    def load(self, folder: Path, loader: Callable[[Path], HashIndex]) -> None:
+        """Replace everything with what `save` wrote."""
+        index = loader(folder / "image_parts.index")
+        self.catalogue.load(folder / "image_parts.npz")
+        described = json.loads((folder / "image_parts.json").read_text())
+        self.index = index
+        self.described = {
+            int(k): tuple((name, quality) for name, quality in v) for k, v in described.items()
+        }
+
+
 class LiveIndex:
     """Indexes, catalogue and bank policies for every signal type of a registry.
 
@@ -253,7 +337,9 @@ class LiveIndex:
             for t in registry
         }
         self.catalogue = Catalogue()
-        self.videos = VideoCatalogue()
+        self.videos = PartCatalogue()
+        # Parts count within the match distance only: their index is laid out for it.
+        self.image_parts = ImageParts(perceptual(PDQ_BYTES, DEFAULT_THRESHOLDS["pdq"].match))
         self.banks: Mapping[int, BankPolicy] = {}
         self.loaded = False
 
@@ -261,10 +347,11 @@ class LiveIndex:
         """Fill the indexes from every active hash in the database."""
         self.refresh_banks(session)
         active = select(*STORED_COLUMNS).where(HashRecord.status == "active")
+        with_parts = owners_with_parts(session)
         rows = session.execute(active.execution_options(yield_per=LOAD_CHUNK))
         total = 0
         for chunk in rows.partitions():
-            batch = self._with_frames(session, [StoredHash(*row) for row in chunk])
+            batch = self._attached(session, [StoredHash(*row) for row in chunk], with_parts)
             self.add(batch)
             total += len(batch)
         self.loaded = True
@@ -274,14 +361,31 @@ class LiveIndex:
         """Reload bank policies (after a bank is created, changed or deleted)."""
         self.banks = {bank.id: bank_policy(bank) for bank in session.scalars(select(Bank))}
 
-    def _with_frames(self, session: Session, hashes: list[StoredHash]) -> list[StoredHash]:
-        """Attach their frames, read from the database, to the videos among `hashes`."""
+    def _attached(
+        self, session: Session, hashes: list[StoredHash], with_parts: set[int] | None = None
+    ) -> list[StoredHash]:
+        """Attach what the database holds besides their rows: frames to the videos among
+        `hashes`, parts to the images banked from media (those in `with_parts`, when the
+        caller knows them)."""
         sequences = {t.name for t in self.registry if t.sequence}
-        ids = [h.id for h in hashes if h.signal_type in sequences and h.frames is None]
-        if not ids:
+        videos = [h.id for h in hashes if h.signal_type in sequences and h.frames is None]
+        images = [
+            h.id
+            for h in hashes
+            if h.signal_type == "pdq" and not h.parts and (with_parts is None or h.id in with_parts)
+        ]
+        frames = frames_of(session, videos) if videos else {}
+        parts = parts_of(session, images) if images else {}
+        if not frames and not parts:
             return hashes
-        found = frames_of(session, ids)
-        return [replace(h, frames=found[h.id]) if h.id in found else h for h in hashes]
+        return [
+            replace(h, frames=frames[h.id])
+            if h.id in frames
+            else replace(h, parts=parts[h.id])
+            if h.id in parts
+            else h
+            for h in hashes
+        ]
 
     def add(self, hashes: Iterable[StoredHash]) -> None:
         """Index active hashes (replacing any code already under the same id)."""
@@ -298,6 +402,9 @@ class LiveIndex:
                     [bytes.fromhex(h.value) for h in group], signal_type.code_bytes
                 )
                 self.indexes[signal_name].add(ids, codes)
+            if signal_name == "pdq":
+                self.image_parts.remove(h.id for h in group if not h.parts)
+                self.image_parts.add(h for h in group if h.parts)
             self.catalogue.set(
                 ids,
                 np.fromiter((h.bank_id for h in group), dtype=np.int32, count=len(group)),
@@ -335,6 +442,8 @@ class LiveIndex:
     def remove(self, signal_type: str, ids: Iterable[int]) -> int:
         """Stop matching hashes of one signal type."""
         wanted = np.fromiter(ids, dtype=np.int64)
+        if signal_type == "pdq":
+            self.image_parts.remove(wanted.tolist())
         if not self.registry.get(signal_type).sequence:
             return self.indexes[signal_type].remove(wanted)
         removed = self.indexes[signal_type].remove(self.videos.keys(wanted.tolist()))
@@ -359,12 +468,16 @@ class LiveIndex:
         if gone:
             for name in self.indexes:
                 self.remove(name, gone)
-        self.add(self._with_frames(session, active))
+        self.add(self._attached(session, active))
 
-    def search(self, signal_type: str, codes: list[bytes], radius: int) -> list[list[Candidate]]:
-        """Candidates within `radius` of each query code."""
+    def search(
+        self, signal_type: str, codes: list[bytes], radius: int, parts_radius: int | None = None
+    ) -> list[list[Candidate]]:
+        """Candidates within `radius` of each query code; for pdq with a `parts_radius`,
+        also the images banked from media one of whose parts lies within it."""
         code_bytes = self.registry.get(signal_type).code_bytes
-        hits = self.indexes[signal_type].search(codes_from_bytes(codes, code_bytes), radius)
+        queries = codes_from_bytes(codes, code_bytes)
+        hits = self.indexes[signal_type].search(queries, radius)
         results = []
         for query_hits in hits:
             candidates = []
@@ -374,6 +487,23 @@ class LiveIndex:
                     Candidate(hash_id, bank_id, signal_type, distance, quality, confirmed)
                 )
             results.append(candidates)
+        if signal_type == "pdq" and parts_radius is not None:
+            for candidates, part_hits in zip(
+                results, self.image_parts.search(queries, parts_radius), strict=True
+            ):
+                for hit in part_hits:
+                    bank_id, _, confirmed = self.catalogue.lookup(hit.hash_id)
+                    candidates.append(
+                        Candidate(
+                            hit.hash_id,
+                            bank_id,
+                            signal_type,
+                            hit.distance,
+                            hit.quality,
+                            confirmed,
+                            part=hit.part,
+                        )
+                    )
         return results
 
     def search_video(self, signal_type: str, video: VideoHash, radius: int) -> list[Candidate]:

@@ -11,7 +11,15 @@ from dataclasses import dataclass, replace
 
 from app.errors import InvalidInput
 from app.live_index import LiveIndex
-from app.policy import DEGENERATE, NO_MATCH, Candidate, Verdict, decide, search_radius
+from app.policy import (
+    DEGENERATE,
+    NO_MATCH,
+    Candidate,
+    Verdict,
+    decide,
+    parts_radius,
+    search_radius,
+)
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
 from matcher.video import VideoHash
@@ -106,7 +114,9 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
         radius = search_radius(banks.values(), signal_type)
         if radius is None:
             continue
-        results = live.search(signal_type, [query.code for _, query in entries], radius)
+        results = live.search(
+            signal_type, [query.code for _, query in entries], radius, parts_radius(banks.values())
+        )
         for (position, query), candidates in zip(entries, results, strict=True):
             quality = query.quality if query.quality is not None else qualities[position]
             found[position].extend(

@@ -114,6 +114,23 @@ class VideoFrameRecord(Base):
     value: Mapped[str] = mapped_column(String(64))
 
 
+class HashPartRecord(Base):
+    """One part of an image banked from media: a pdq hash of a crop, a caption band or a
+    small rotation of the picture (see `matcher.variants.bank_parts`), matched on behalf
+    of its hash row. Written once with it; deleted with it."""
+
+    __tablename__ = "hash_parts"
+
+    hash_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("hashes.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: How the part was made (`crop90:2.5`, `band:top:white`, `rotated:+3`).
+    name: Mapped[str] = mapped_column(String(32))
+    quality: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(64))
+
+
 class HashChange(Base):
     """One committed change to what matches: hashes to re-read, or bank policies to reload.
 

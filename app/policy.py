@@ -11,10 +11,11 @@ The rules, in order:
    all to `allow`: allow banks list known false positives.
 6. A hash from an unconfirmed feed causes `review` at most until a moderator confirms it.
 7. An upload's extra candidates (mirrored, rotated, trimmed, found inside a canvas; see
-   `matcher/variants.py`) count only when the candidate has quality 50 or more and the
-   stored hash is not known to be weaker, and only within the `match` distance: never in
-   the review band. Each candidate is one more chance of a false match; this keeps
-   their share small (benchmarks/RESULTS.md, "Variants").
+   `matcher/variants.py`), and the parts of an image banked from media (its crops,
+   caption bands and small rotations), count only when the candidate (or part) has
+   quality 50 or more and the stored hash is not known to be weaker, and only within the
+   `match` distance: never in the review band. Each is one more chance of a false match;
+   this keeps their share small (benchmarks/RESULTS.md, "Variants").
 8. A video (vpdq) matches a banked video when enough of its frames match: at least
    `query_share` percent of the query's frames, or `target_share` percent of the banked
    video's, and at least MIN_VIDEO_FRAMES frames of it (all of them if it has fewer),
@@ -58,7 +59,7 @@ from enum import StrEnum
 
 from matcher.video_match import FramePairs, VideoMatch, compare
 
-POLICY_VERSION = "2026.11.6"
+POLICY_VERSION = "2026.11.7"
 #: Signals that collide too often to block on their own (rule 9).
 SECONDARY_SIGNALS = frozenset({"phash"})
 #: pdq hashes under this quality never cause an automatic block.
@@ -148,6 +149,8 @@ class Candidate:
     variant: str | None = None
     #: For a video: the frame pairs found between the query and the banked video.
     frames: FramePairs | None = None
+    #: Set when a part of an image banked from media (`crop90:2.5`, ...) was found.
+    part: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,8 @@ class Match:
     variant: str | None = None
     #: For a video: the shares and time ranges that matched.
     video: VideoMatch | None = None
+    #: The part of the banked image that matched, when not the image's own hash.
+    part: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +199,13 @@ def search_radius(banks: Iterable[BankPolicy], signal_type: str) -> int | None:
     return max(radii) if radii else None
 
 
+def parts_radius(banks: Iterable[BankPolicy]) -> int | None:
+    """The widest pdq match distance among enabled banks: parts of images banked from
+    media count within it only (rule 7); None when no enabled bank could match."""
+    radii = [bank.thresholds_for("pdq").match for bank in banks if bank.enabled]
+    return max(radii) if radii else None
+
+
 def _is_low_quality(quality: int | None) -> bool:
     return quality is not None and quality < MIN_BLOCK_QUALITY
 
@@ -208,7 +220,7 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
     query_quality = candidate.query_quality
     if candidate.signal_type in SECONDARY_SIGNALS and _is_low_quality(query_quality):
         return None  # Rule 9: on a flat picture phash says nothing.
-    if candidate.variant is not None and (
+    if (candidate.variant is not None or candidate.part is not None) and (
         not _strong_pair(candidate) or candidate.distance > limits.match
     ):
         return None  # Rule 7.
@@ -238,6 +250,7 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
         action,
         reason,
         candidate.variant,
+        part=candidate.part,
     )
 
 
@@ -258,8 +271,9 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
         # upload's own hash if it found it, else by the closest candidate.
         key = (match.hash_id, match.bank, match.signal_type)
         held = best.get(key)
-        if held is None or (match.variant is None, -match.distance) > (
+        if held is None or (match.variant is None, match.part is None, -match.distance) > (
             held.variant is None,
+            held.part is None,
             -held.distance,
         ):
             best[key] = match
@@ -272,6 +286,7 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
             m.action is not Action.ALLOW,
             -m.action.severity,
             m.variant is not None,
+            m.part is not None,
             m.distance,
         )
     )

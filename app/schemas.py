@@ -62,6 +62,12 @@ class MatchDetail(BaseModel):
         description="For media: the candidate of the upload that matched (`mirrored`, "
         "`trimmed:original`, ...); absent when the upload's own hash did.",
     )
+    part: str | None = Field(
+        default=None,
+        description="For an image banked from media: the part of it that matched (a crop "
+        "`crop90:2.5`, a caption band `band:top:white`, `cut:top`, a small rotation "
+        "`rotated:+3`); absent when its own hash did.",
+    )
     video: VideoMatchDetail | None = None
 
 
@@ -83,6 +89,11 @@ class ComputedHash(BaseModel):
     signal_type: str
     value: str
     quality: int | None = None
+    parts: int | None = Field(
+        default=None,
+        description="Images banked from media: how many parts (crops, caption bands, small "
+        "rotations) were stored with the pdq hash.",
+    )
 
 
 class MediaMatchResult(MatchResult):

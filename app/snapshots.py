@@ -57,6 +57,7 @@ def write(live: LiveIndex, directory: Path, seq: int, backend: str) -> Path:
             index.save(building / f"{name}.index")
         live.catalogue.save(building / CATALOGUE)
         live.videos.save(building / VIDEOS)
+        live.image_parts.save(building)
         meta = {
             "seq": seq,
             "backend": backend,
@@ -88,6 +89,7 @@ def load_newest(
             indexes = {name: loaders[name](folder / f"{name}.index") for name in meta["signals"]}
             live.catalogue.load(folder / CATALOGUE)
             live.videos.load(folder / VIDEOS)
+            live.image_parts.load(folder, loaders["pdq"])
         except (OSError, ValueError, KeyError):
             log.warning("unreadable index snapshot skipped", extra={"snapshot": folder.name})
             continue

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from matcher.decode import Limits, decode_image
 from matcher.pdq import PDQ_MAX_SIDE
 from matcher.signals import Media, Registry, Signal
-from matcher.variants import exact_variants
+from matcher.variants import MIN_QUALITY, bank_parts, exact_variants
 from matcher.video import hash_video, hash_video_orientations, sniff_video
 
 
 def hash_file(
-    data: bytes, registry: Registry, limits: Limits, variants: bool = False
+    data: bytes,
+    registry: Registry,
+    limits: Limits,
+    variants: bool = False,
+    parts: bool = False,
 ) -> list[Signal]:
     """Decode `data` as a video or an image and return one signal per applicable type,
     then, with `variants`, the query-side candidates (mirrored, trimmed, ...) of each type.
+    With `parts` (a file going into a bank), an image's pdq signal carries the parts of
+    the picture (crops, caption bands, small rotations; see `matcher.variants.bank_parts`).
 
     The bytes, pixels and frames live only in this call's memory and are dropped on return.
     """
@@ -26,11 +33,15 @@ def hash_file(
         return [s for group in every for s in group if s.variant is None] + [
             s for group in every for s in group if s.variant is not None
         ]
-    signals = []
-    for signal_type in registry:
-        signal = signal_type.hash_media(media)
-        if signal is not None:
-            signals.append(signal)
+    signals = [s for t in registry if (s := t.hash_media(media)) is not None]
+    if parts and media.rgb is not None:
+        # A weak picture's parts would be weak too, and collide as it does.
+        signals = [
+            replace(s, parts=tuple(bank_parts(media.rgb)))
+            if s.signal_type == "pdq" and (s.quality or 0) >= MIN_QUALITY
+            else s
+            for s in signals
+        ]
     return signals
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from matcher.errors import InvalidHashError, UnknownSignalTypeError
 
 if TYPE_CHECKING:
+    from matcher.variants import Variant
     from matcher.video import VideoHash
 
 
@@ -43,6 +44,8 @@ class Signal:
     quality: int | None = None
     #: For a query-side candidate (`mirrored`, `trimmed:original`, ...): how it was made.
     variant: str | None = None
+    #: For an image banked from media: its bank-side parts (see `matcher.variants`).
+    parts: tuple[Variant, ...] = ()
 
 
 class SignalType(ABC):

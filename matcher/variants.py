@@ -1,4 +1,5 @@
-"""Query-side candidates: the pdq hashes an upload may match under, beyond its own.
+"""Extra pdq hashes: the query-side candidates an upload may match under, beyond its
+own, and the bank-side parts an original banked from media is stored with.
 
 Banks hold the hash of each original only (StopNCII sends one pdq per image), and
 re-uploaders mirror, rotate, pad, letterbox, screenshot or frame the picture. So the
@@ -15,6 +16,13 @@ more strictly than the upload's own hash (see `app/policy.py`): only candidates 
 quality at least 50 are searched, and they count only within the bank's match distance,
 never its review band. The regions are found on a small grey copy of the picture; the
 hashes are computed on the working image.
+
+A bank filled from media (a platform's own confirmed content) holds the picture itself
+for a moment, so it can store more than one hash: `bank_parts` hashes the crops, caption
+bands and small rotations a re-uploader makes of it. pdq moves by tens of bits when a
+crop shifts by a few percent of the picture, so crops are taken on a grid fine enough
+that any crop of up to 15% of each side lies within about 1% of one of them. Parts
+count only within the match distance, like the query-side candidates.
 """
 
 from __future__ import annotations
@@ -260,3 +268,55 @@ def exact_variants(rgb: np.ndarray, names: Iterable[str]) -> list[Variant]:
         bits, quality = pdqhash.compute(np.ascontiguousarray(UNDO[orientation](picture)))
         found.append(Variant(name, PerceptualSignalType.bits_to_code(bits), int(quality)))
     return found
+
+
+#: Crops banked from media: the share of each side kept, and the grid of positions (per
+#: axis) they are taken at. Steps of about 2% of the side keep a crop anywhere in between
+#: within pdq's reach of one of them.
+CROP_GRID = {0.97: 3, 0.95: 4, 0.925: 5, 0.9: 6, 0.875: 7, 0.85: 8}
+#: Parts are hashed on a copy of the picture this large: as close to the upload's hash as
+#: at full size (measured on crops, bands and rotations), for a sixth of the time.
+PARTS_SIDE = 512
+#: The height of the caption bands banked (a band of text over the top or bottom).
+BAND_SHARE = 0.15
+#: Small rotations banked, in degrees (the corners filled black, as editors do); pdq
+#: moves by tens of bits between whole degrees on a detailed picture.
+SMALL_ROTATIONS = tuple(float(d) for d in range(-6, 7) if d)
+
+
+def bank_parts(rgb: np.ndarray) -> list[Variant]:
+    """The parts an original banked from media is stored with: crops on a grid
+    (`crop90:2.5`: 90% of each side kept, grid row 2, column 5; steps of 2.5% from 97%
+    to 85%), the picture with a
+    caption band over its top or bottom in black and white, or cut off (`band:top:white`,
+    `cut:top`), and small rotations (`rotated:+2`). Weak parts (quality under
+    MIN_QUALITY) and repeats are left out."""
+    rgb = shrink(rgb, PARTS_SIDE)
+    height, width = rgb.shape[:2]
+    pictures: dict[str, np.ndarray] = {}
+    for keep, steps in CROP_GRID.items():
+        crop_h, crop_w = round(height * keep), round(width * keep)
+        for row, top in enumerate(np.linspace(0, height - crop_h, steps).round().astype(int)):
+            for column, left in enumerate(
+                np.linspace(0, width - crop_w, steps).round().astype(int)
+            ):
+                name = f"crop{round(keep * 100)}:{row}.{column}"
+                pictures[name] = rgb[top : top + crop_h, left : left + crop_w]
+    band = max(1, round(height * BAND_SHARE))
+    for side, rows in (("top", slice(0, band)), ("bottom", slice(height - band, height))):
+        pictures[f"cut:{side}"] = np.delete(rgb, rows, axis=0)
+        for colour, value in (("black", 0), ("white", 255)):
+            covered = rgb.copy()
+            covered[rows] = value
+            pictures[f"band:{side}:{colour}"] = covered
+    for degrees in SMALL_ROTATIONS:
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+        pictures[f"rotated:{degrees:+.0f}"] = cv2.warpAffine(rgb, matrix, (width, height))
+    parts, seen = [], set()
+    for name, picture in pictures.items():
+        bits, quality = pdqhash.compute(np.ascontiguousarray(picture))
+        code = PerceptualSignalType.bits_to_code(bits)
+        if quality >= MIN_QUALITY and code not in seen:
+            seen.add(code)
+            parts.append(Variant(name, code, int(quality)))
+    return parts

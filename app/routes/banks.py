@@ -243,14 +243,17 @@ async def add_media(
     external_id = upload.fields.get("external_id")
     case_ref = upload.fields.get("case_ref")
     del upload
-    hashed = await state.hasher.hash_files(files)
+    hashed = await state.hasher.hash_files(files, parts=True)
     del files
     items, reports = [], []
     for filename, signals in zip(names, hashed, strict=True):
         report = BankMediaFile(filename=filename, hashes=[], skipped=[])
         for signal in signals:
             computed = ComputedHash(
-                signal_type=signal.signal_type, value=signal.value, quality=signal.quality
+                signal_type=signal.signal_type,
+                value=signal.value,
+                quality=signal.quality,
+                parts=len(signal.parts) if signal.parts else None,
             )
             query = parse_signal(state.registry, signal)
             if query.degenerate:
@@ -265,6 +268,7 @@ async def add_media(
                     external_id,
                     case_ref,
                     query.frames,
+                    signal.parts,
                 )
             )
         reports.append(report)

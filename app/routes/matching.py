@@ -81,6 +81,7 @@ def results_for(
                     "hash_id": m.hash_id,
                     "external_id": external.get(m.hash_id),
                     "variant": m.variant,
+                    "part": m.part,
                     "video": video_detail(m.video) if m.video else None,
                 }
             )

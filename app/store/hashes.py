@@ -14,7 +14,8 @@ from app.errors import NotFound
 from app.live_index import StoredHash
 from app.models import Bank, HashRecord, utcnow
 from app.store import changes, insert_ignoring, on_postgresql
-from app.store.frames import frames_of, insert_frames
+from app.store.frames import frames_of, insert_frames, insert_parts, parts_of
+from matcher.variants import Variant
 from matcher.video import VideoHash
 
 #: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
@@ -34,6 +35,8 @@ class NewHash:
     case_ref: str | None = None
     #: A video's frames (vpdq); its `value` is their identity.
     frames: VideoHash | None = None
+    #: An image's parts, when it is banked from media (pdq).
+    parts: tuple[Variant, ...] = ()
 
 
 @dataclass(slots=True)
@@ -158,6 +161,10 @@ def add_hashes(
         session,
         {hash_id: frames for key, hash_id in inserted.items() if (frames := latest[key].frames)},
     )
+    insert_parts(
+        session,
+        {hash_id: parts for key, hash_id in inserted.items() if (parts := latest[key].parts)},
+    )
     result.to_index.extend(
         StoredHash(
             inserted[key],
@@ -167,13 +174,18 @@ def add_hashes(
             latest[key].quality,
             confirmed,
             latest[key].frames,
+            latest[key].parts,
         )
         for key in inserted
     )
     existing = _existing(session, bank.id, [key for key in latest if key not in inserted])
+    # A picture banked again from media, once a feed's hash alone, gains its parts.
+    offered = {r.id: parts for key, r in existing.items() if (parts := latest[key].parts)}
+    gained = set(offered) - set(parts_of(session, offered))
+    insert_parts(session, {hash_id: offered[hash_id] for hash_id in gained})
     for key, record in existing.items():
         item = latest[key]
-        changed = record.status != "active"
+        changed = record.status != "active" or record.id in gained
         if confirmed and not record.confirmed:
             record.confirmed = changed = True
         for attr in ("quality", "external_id", "case_ref"):
@@ -190,9 +202,10 @@ def add_hashes(
             result.updated += 1
         record.status = "active"
         record.updated_at = now
-        result.to_index.append(_stored(record, item.frames))
+        result.to_index.append(_stored(record, item.frames, item.parts))
     session.flush()
-    # A video named by its identity alone is indexed with the frames banked with it.
+    # A video named by its identity alone is indexed with the frames banked with it, and
+    # a picture brought back by its hash alone with its parts.
     missing = [s.id for s in result.to_index if s.signal_type == "vpdq" and s.frames is None]
     if missing:
         stored_frames = frames_of(session, missing)
@@ -200,11 +213,18 @@ def add_hashes(
             replace(s, frames=stored_frames.get(s.id)) if s.id in stored_frames else s
             for s in result.to_index
         ]
+    revived = [s.id for s in result.to_index[result.added :] if s.signal_type == "pdq"]
+    if revived:
+        stored_parts = parts_of(session, revived)
+        result.to_index = [
+            replace(s, parts=stored_parts[s.id]) if not s.parts and s.id in stored_parts else s
+            for s in result.to_index
+        ]
     changes.record_hashes(session, [stored.id for stored in result.to_index])
     return result
 
 
-def _stored(record: HashRecord, frames: VideoHash | None) -> StoredHash:
+def _stored(record: HashRecord, frames: VideoHash | None, parts: tuple[Variant, ...]) -> StoredHash:
     return StoredHash(
         record.id,
         record.bank_id,
@@ -213,6 +233,7 @@ def _stored(record: HashRecord, frames: VideoHash | None) -> StoredHash:
         record.quality,
         record.confirmed,
         frames,
+        parts,
     )
 
 

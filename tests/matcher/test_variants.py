@@ -10,7 +10,15 @@ import pytest
 
 from app.demo import sample_image
 from matcher.signals import PerceptualSignalType
-from matcher.variants import MIN_QUALITY, ORIENTATIONS, inner_box, pdq_variants, trim_box
+from matcher.variants import (
+    MIN_QUALITY,
+    ORIENTATIONS,
+    Variant,
+    bank_parts,
+    inner_box,
+    pdq_variants,
+    trim_box,
+)
 
 
 def reference(rgb: np.ndarray) -> bytes:
@@ -118,3 +126,42 @@ def test_turned_back_orientations_give_the_original_hash() -> None:
     (exact,) = exact_variants(padded, ["trimmed:mirrored"])
     assert distance(exact.code, original) == 0
     assert exact_variants(ORIGINAL, ["inner:mirrored", "bogus"]) == []
+
+
+def closest_part(upload: np.ndarray, parts: list[Variant]) -> tuple[str, int]:
+    code = reference(upload)
+    found = min(parts, key=lambda p: distance(p.code, code))
+    return found.name, distance(found.code, code)
+
+
+def test_an_image_banked_from_media_has_parts_for_crops_bands_and_rotations() -> None:
+    parts = bank_parts(ORIGINAL)
+    names = [p.name for p in parts]
+    assert len(names) == len(set(names)) and len({p.code for p in parts}) == len(parts)
+    assert all(p.quality >= MIN_QUALITY for p in parts)
+    assert {"cut:top", "cut:bottom", "rotated:+6"} <= set(names)
+    assert any(name.startswith("band:") for name in names)
+    height, width = ORIGINAL.shape[:2]
+    # Crops off the grid: 7% and 13% of each side, off centre.
+    for share, top_share, left_share in ((0.07, 0.2, 0.7), (0.13, 0.9, 0.35)):
+        crop_h, crop_w = int(height * (1 - share)), int(width * (1 - share))
+        top, left = int((height - crop_h) * top_share), int((width - crop_w) * left_share)
+        cropped = ORIGINAL[top : top + crop_h, left : left + crop_w]
+        name, bits = closest_part(cropped, parts)
+        assert name.startswith("crop") and bits <= 31
+        assert distance(reference(cropped), reference(ORIGINAL)) > 31  # plain pdq misses it
+    # A band painted over the bottom (big text in it moves pdq further: the benchmark
+    # measures captions).
+    banded = ORIGINAL.copy()
+    banded[height * 85 // 100 :] = 0
+    assert closest_part(banded, parts)[1] <= 31
+    assert distance(reference(banded), reference(ORIGINAL)) > 31
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 4.0, 1.0)
+    assert closest_part(cv2.warpAffine(ORIGINAL, matrix, (width, height)), parts)[1] <= 31
+
+
+def test_unrelated_pictures_are_far_from_every_part() -> None:
+    parts = bank_parts(ORIGINAL)
+    for seed in (3, 5, 8):
+        other = sample_image(seed, (480, 640))
+        assert closest_part(other, parts)[1] > 47
