@@ -9,7 +9,6 @@ this state in place, right after their transaction commits: never a rebuild.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -252,8 +251,17 @@ class ImageParts:
     def __init__(self, index: HashIndex) -> None:
         self.index = index
         self.catalogue = PartCatalogue()
-        #: (name, quality) of each indexed image's parts, by position.
-        self.described: dict[int, tuple[tuple[str, int], ...]] = {}
+        #: Each indexed image's parts by position: the number of its name in `names`, and
+        #: its quality (two small arrays an image: a media bank may hold many).
+        self.described: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.names: list[str] = []
+        self._numbers: dict[str, int] = {}
+
+    def _number(self, name: str) -> int:
+        if name not in self._numbers:
+            self._numbers[name] = len(self.names)
+            self.names.append(name)
+        return self._numbers[name]
 
     def add(self, images: Iterable[StoredHash]) -> None:
         """Index the parts of these images, replacing any they had."""
@@ -261,9 +269,13 @@ class ImageParts:
         self.remove([image.id for image in images])
         for image in images:
             positions = np.arange(len(image.parts), dtype=np.int64)
-            keys = self.catalogue.allocate(image.id, np.zeros(len(positions)), positions)
+            # Parts have no time of their own, unlike a video's frames.
+            keys = self.catalogue.allocate(image.id, np.zeros(0), positions)
             self.index.add(keys, codes_from_bytes([p.code for p in image.parts], PDQ_BYTES))
-            self.described[image.id] = tuple((p.name, p.quality) for p in image.parts)
+            self.described[image.id] = (
+                np.array([self._number(p.name) for p in image.parts], dtype=np.int16),
+                np.array([p.quality for p in image.parts], dtype=np.int8),
+            )
 
     def remove(self, hash_ids: Iterable[int]) -> None:
         """Stop matching these images' parts."""
@@ -288,8 +300,10 @@ class ImageParts:
             ):
                 described = self.described.get(hash_id)
                 if described is not None:  # not removed since the search
-                    name, quality = described[position]
-                    query_hits.append(PartHit(hash_id, name, quality, int(distance)))
+                    name, quality = described[0][position], described[1][position]
+                    query_hits.append(
+                        PartHit(hash_id, self.names[name], int(quality), int(distance))
+                    )
             found.append(query_hits)
         return found
 
@@ -297,19 +311,34 @@ class ImageParts:
         """Write the parts' index, catalogue and names into a snapshot folder."""
         self.index.save(folder / "image_parts.index")
         self.catalogue.save(folder / "image_parts.npz")
-        (folder / "image_parts.json").write_text(
-            json.dumps({str(k): v for k, v in self.described.items()})
-        )
+        ids = list(self.described)
+        with open(folder / "image_parts_names.npz", "wb") as f:
+            np.savez(
+                f,
+                ids=np.array(ids, dtype=np.int64),
+                counts=np.array([len(self.described[i][0]) for i in ids], dtype=np.int64),
+                names=np.concatenate(
+                    [self.described[i][0] for i in ids] or [np.zeros(0, np.int16)]
+                ),
+                qualities=np.concatenate(
+                    [self.described[i][1] for i in ids] or [np.zeros(0, np.int8)]
+                ),
+                vocabulary=np.array(self.names, dtype=str),
+            )
 
     def load(self, folder: Path, loader: Callable[[Path], HashIndex]) -> None:
         """Replace everything with what `save` wrote."""
         index = loader(folder / "image_parts.index")
         self.catalogue.load(folder / "image_parts.npz")
-        described = json.loads((folder / "image_parts.json").read_text())
+        with np.load(folder / "image_parts_names.npz") as data:
+            ids, splits = data["ids"].tolist(), np.cumsum(data["counts"])[:-1]
+            names, qualities = np.split(data["names"], splits), np.split(data["qualities"], splits)
+            vocabulary = data["vocabulary"].tolist()
         self.index = index
-        self.described = {
-            int(k): tuple((name, quality) for name, quality in v) for k, v in described.items()
-        }
+        self.names, self._numbers = vocabulary, {n: i for i, n in enumerate(vocabulary)}
+        self.described = (
+            dict(zip(ids, zip(names, qualities, strict=True), strict=True)) if ids else {}
+        )
 
 
 class LiveIndex:

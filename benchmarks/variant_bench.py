@@ -11,11 +11,14 @@ that get `block` or `review` under the default policy:
 - plain pdq: the upload's own pdq within 47 bits (31 blocks, 47 reviews), as every peer;
 - pHash: within 8 bits;
 - hashwall: the upload's own hashes and its candidates (`matcher/variants.py`) through
-  the real policy (`app.policy.decide`).
+  the real policy (`app.policy.decide`);
+- hashwall, media bank: the same, against a bank filled from media, which also holds
+  the parts of each original of quality >= 50 (`matcher.variants.bank_parts`: crops,
+  caption bands, small rotations).
 
 False matches: every ordered pair of distinct images (photos and openclipart drawings),
 each uploaded as a JPEG and looked up, with all its candidates, against a bank of the
-others' reference hashes.
+others' reference hashes, and against a bank of the others banked from media.
 
     python benchmarks/variant_bench.py [--photos N] [--clipart N] [--results PATH]
 """
@@ -27,6 +30,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from multiprocessing import Pool
 from pathlib import Path
 
 import cv2
@@ -50,11 +54,14 @@ from benchmarks.threshold_bench import LIMITS, gamma, grey, jpeg, noisy, referen
 from matcher.decode import decode_image
 from matcher.media import hash_file, second_look
 from matcher.signals import Signal, default_registry
+from matcher.variants import MIN_QUALITY, Variant, bank_parts
 
 REGISTRY = default_registry()
 BANK = BankPolicy(1, "bench", Action.BLOCK, True)
 Rng = np.random.Generator
 Transform = Callable[[np.ndarray, Rng], bytes]
+#: No parts (a weak original is banked without them, as `hash_file` does).
+NO_PARTS: list[Variant] = []
 
 
 def crop(rgb: np.ndarray, share: float, rng: Rng) -> np.ndarray:
@@ -162,21 +169,34 @@ def distance(a: np.ndarray, b: np.ndarray) -> int:
     return int(np.bitwise_count(np.bitwise_xor(a, b)).sum())
 
 
+def parts_of(rgb: np.ndarray, quality: int) -> list[Variant]:
+    """What a bank filled from media stores besides an original's own hash."""
+    return bank_parts(rgb) if quality >= MIN_QUALITY else NO_PARTS
+
+
 def judged(
-    data: bytes, signals: list[Signal], bank: dict[str, np.ndarray], quality: int
+    data: bytes,
+    signals: list[Signal],
+    bank: dict[str, np.ndarray],
+    quality: int,
+    parts: list[Variant] = NO_PARTS,
 ) -> Verdict:
-    """hashwall's verdict for an upload against a bank holding one original, with the
-    second look /v1/match/media takes at orientations that came close."""
-    verdict = first_verdict(signals, bank, quality)
+    """hashwall's verdict for an upload against a bank holding one original (and its
+    parts, if banked from media), with the second look /v1/match/media takes at
+    orientations that came close."""
+    verdict = first_verdict(signals, bank, quality, parts)
     if verdict.action is Action.BLOCK or not verdict.near_variants:
         return verdict
     exact = second_look(data, LIMITS, verdict.near_variants)
-    return first_verdict(with_second_look(signals, exact), bank, quality)
+    return first_verdict(with_second_look(signals, exact), bank, quality, parts)
 
 
-def first_verdict(signals: list[Signal], bank: dict[str, np.ndarray], quality: int) -> Verdict:
+def first_verdict(
+    signals: list[Signal], bank: dict[str, np.ndarray], quality: int, parts: list[Variant]
+) -> Verdict:
     candidates = []
-    picture_quality(signals)
+    part_codes = np.array([np.frombuffer(p.code, np.uint8) for p in parts]).reshape(-1, 32)
+    match = DEFAULT_THRESHOLDS["pdq"].match
     for signal in signals:
         if signal.signal_type not in bank:
             continue
@@ -187,20 +207,31 @@ def first_verdict(signals: list[Signal], bank: dict[str, np.ndarray], quality: i
                     0, 1, signal.signal_type, d, quality, True, signal.quality, signal.variant
                 )
             )
+        if signal.signal_type == "pdq" and len(parts):
+            near = np.bitwise_count(part_codes ^ code(signal)).sum(axis=1)
+            for k in np.flatnonzero(near <= match).tolist():
+                candidates.append(
+                    Candidate(0, 1, "pdq", int(near[k]), parts[k].quality, True,
+                              signal.quality, signal.variant, part=parts[k].name)
+                )  # fmt: skip
     return decide(candidates, {1: BANK})
 
 
 def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
-                qualities: list[int]) -> tuple[list[list[object]], float]:  # fmt: skip
+                qualities: list[int], parts: list[list[Variant]]
+                ) -> tuple[list[list[object]], float]:  # fmt: skip
     rows = []
     started = time.perf_counter()
     uploads = 0
     for name, transform in TRANSFORMS.items():
-        counts = {key: [0, 0] for key in ("pdq31", "pdq47", "phash", "hw_block", "hw_any")}
+        counts = {
+            key: [0, 0]
+            for key in ("pdq31", "pdq47", "phash", "hw_block", "hw_any", "media_block", "media_any")
+        }
         low = [0, 0]  # hashwall on originals of quality under 50: found, blocked by a candidate
         strong = 0
-        for number, (image, ref, quality) in enumerate(
-            zip(originals, refs, qualities, strict=True)
+        for number, (image, ref, quality, banked_parts) in enumerate(
+            zip(originals, refs, qualities, parts, strict=True)
         ):
             data = transform(image, np.random.default_rng(number))
             signals = hash_file(data, REGISTRY, LIMITS, variants=True)
@@ -219,6 +250,9 @@ def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
             counts["phash"][0] += distance(own["phash"], ref["phash"]) <= 8
             counts["hw_block"][0] += action is Action.BLOCK
             counts["hw_any"][0] += action is not Action.ALLOW
+            media = judged(data, signals, ref, quality, banked_parts).action
+            counts["media_block"][0] += media is Action.BLOCK
+            counts["media_any"][0] += media is not Action.ALLOW
 
         def share(found: int, total: int) -> str:
             return f"{100 * found / max(1, total):.0f}%"
@@ -227,13 +261,15 @@ def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
             [name, share(counts["pdq31"][0], strong), share(counts["pdq47"][0], strong),
              share(counts["phash"][0], strong), share(counts["hw_block"][0], strong),
              share(counts["hw_any"][0], strong),
+             share(counts["media_block"][0], strong), share(counts["media_any"][0], strong),
              f"{share(low[0], len(originals) - strong)} ({low[1]} blocked by a candidate)"]
         )  # fmt: skip
     return rows, (time.perf_counter() - started) / max(1, uploads)
 
 
 def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
-                  qualities: list[int], groups: list[str]) -> list[list[object]]:  # fmt: skip
+                  qualities: list[int], groups: list[str],
+                  parts: list[list[Variant]]) -> list[list[object]]:  # fmt: skip
     """Every ordered pair (upload i, bank hash j) of images from different groups:
     drawings within one openclipart category include near-identical variants, and
     wallpapers come as light and dark versions of one picture, which the hashes rightly
@@ -247,11 +283,18 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
     banks = {signal: faiss.IndexBinaryFlat(len(refs[0][signal]) * 8) for signal in ("pdq", "phash")}
     for signal, index in banks.items():
         index.add(np.stack([r[signal] for r in refs]))
+    # Every part of every image banked from media, and whose part each is.
+    part_index = faiss.IndexBinaryFlat(256)
+    owners = [(j, part) for j, banked in enumerate(parts) for part in banked]
+    if owners:
+        part_index.add(np.stack([np.frombuffer(part.code, np.uint8) for _, part in owners]))
     # Counts per class of pair: [both of pdq quality >= 50, either weaker].
     plain = {key: [0, 0] for key in ("pdq31", "pdq47", "phash4", "phash8")}
     hashwall = {Action.BLOCK: [0, 0], Action.REVIEW: [0, 0]}
+    media = {Action.BLOCK: [0, 0], Action.REVIEW: [0, 0]}
     pairs = [0, 0]
     blocked_by: list[dict[str, list[int]]] = [{}, {}]
+    media_blocked_by: list[dict[str, list[int]]] = [{}, {}]
     strong_bank = np.array(qualities) >= MIN_BLOCK_QUALITY
     for i, data in enumerate(images):
         signals = hash_file(data, REGISTRY, LIMITS, variants=True)
@@ -261,7 +304,20 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
         pairs[0] += int((others & strong_bank).sum()) if strong_upload else 0
         pairs[1] += int(others.sum()) - (int((others & strong_bank).sum()) if strong_upload else 0)
         near: dict[int, list[Candidate]] = {}
+        near_parts: dict[int, list[Candidate]] = {}
         for signal in signals:
+            if signal.signal_type == "pdq" and owners:
+                lims, dists, ids = part_index.range_search(
+                    code(signal)[None, :], DEFAULT_THRESHOLDS["pdq"].match + 1
+                )
+                for d, k in zip(dists[lims[0] : lims[1]], ids[lims[0] : lims[1]], strict=True):
+                    j, part = owners[k]
+                    if others[j]:
+                        near_parts.setdefault(j, []).append(
+                            Candidate(j, 1, "pdq", int(d), part.quality, True,
+                                      signal.quality if signal.quality is not None
+                                      else own_quality, signal.variant, part=part.name)
+                        )  # fmt: skip
             if signal.signal_type not in banks:
                 continue
             radius = DEFAULT_THRESHOLDS[signal.signal_type].review
@@ -288,6 +344,16 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                         signal.variant,
                     )
                 )
+        for j in near.keys() | near_parts.keys():
+            weak = int(not (strong_upload and strong_bank[j]))
+            verdict = decide(near.get(j, []) + near_parts.get(j, []), {1: BANK})
+            if verdict.action in media:
+                media[verdict.action][weak] += 1
+                if verdict.action is Action.BLOCK:
+                    deciding = verdict.matches[0]
+                    key = f"{deciding.signal_type} {deciding.variant or 'own hash'}"
+                    key += f" on part {deciding.part.split(':')[0]}" if deciding.part else ""
+                    media_blocked_by[weak].setdefault(key, []).append(deciding.distance)
         for j, candidates in near.items():
             verdict = decide(candidates, {1: BANK})
             if verdict.action is not Action.BLOCK and verdict.near_variants:
@@ -338,6 +404,13 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
         row("hashwall: false blocks", hashwall[Action.BLOCK]),
         ["hashwall: false blocks, by deciding hash", by(blocked_by[0]), by(blocked_by[1])],
         row("hashwall: false reviews", hashwall[Action.REVIEW]),
+        row("hashwall, media bank: false blocks", media[Action.BLOCK]),
+        [
+            "hashwall, media bank: false blocks, by deciding hash",
+            by(media_blocked_by[0]),
+            by(media_blocked_by[1]),
+        ],
+        row("hashwall, media bank: false reviews (no second look)", media[Action.REVIEW]),
     ]
 
 
@@ -358,10 +431,15 @@ def main() -> None:
         refs.append(ref)
         qualities.append(quality)
     strong = sum(q >= MIN_BLOCK_QUALITY for q in qualities)
-    rows, per_upload = recall_rows(originals, refs, qualities)
+    with Pool(2) as pool:
+        started = time.perf_counter()
+        parts = pool.starmap(parts_of, zip(originals, qualities, strict=True))
+        per_original = (time.perf_counter() - started) / len(originals)
+    rows, per_upload = recall_rows(originals, refs, qualities, parts)
 
     images = [jpeg(im) for im in originals]
     groups = [f"photo {picture(path)}" for path in photos]
+    drawings = []
     for path in image_files([CLIPART_DIR], args.clipart, min_bytes=0):
         try:
             rgb = decode_image(path.read_bytes(), LIMITS)
@@ -369,10 +447,13 @@ def main() -> None:
             continue
         ref, quality = reference(rgb)
         images.append(jpeg(rgb))
+        drawings.append((rgb, quality))
         refs.append(ref)
         qualities.append(quality)
         groups.append(path.relative_to(CLIPART_DIR).parts[0])
-    false_rows = false_matches(images, refs, qualities, groups)
+    with Pool(2) as pool:
+        parts += pool.starmap(parts_of, drawings)
+    false_rows = false_matches(images, refs, qualities, groups, parts)
 
     report = (
         "## Variants: recall on what uploaders do, and false matches\n\n"
@@ -383,7 +464,11 @@ def main() -> None:
         f"of quality >= {MIN_BLOCK_QUALITY}; the last column is hashwall on the weaker "
         "originals (never a block from an extra candidate). Crops keep the stated share of "
         "each side at a random position; captions sit at the top, the bottom or anywhere; "
-        f"hashing an upload with its candidates took {per_upload * 1000:.0f} ms on average.\n\n"
+        f"hashing an upload with its candidates and judging it took {per_upload * 1000:.0f} ms "
+        "on average. "
+        "The media bank also holds the parts of each original of quality >= 50 "
+        f"(`bank_parts`: {np.mean([len(p) for p in parts if p]):.0f} an image on average, "
+        f"{per_original * 1000:.0f} ms an original with two processes).\n\n"
         + table(
             [
                 "transform",
@@ -392,12 +477,13 @@ def main() -> None:
                 "pHash <= 8",
                 "hashwall block",
                 "hashwall block or review",
+                "hashwall, media bank: block",
+                "media bank: block or review",
                 "hashwall, quality < 50",
             ],
             rows,
         )
-        + "\n\nBanks filled from media (extra hashes of each original at ingest) are not "
-        "built yet: every figure here is for a bank of feed hashes.\n\n"
+        + "\n\n"
         + f"False matches among {len(images)} images ({len(photos)} photos, "
         f"{len(images) - len(photos)} openclipart drawings), every upload against the hashes "
         "of every distinct image (photos of different pictures, drawings of different "
