@@ -62,6 +62,9 @@ Rng = np.random.Generator
 Transform = Callable[[np.ndarray, Rng], bytes]
 #: No parts (a weak original is banked without them, as `hash_file` does).
 NO_PARTS: list[Variant] = []
+#: Distances of the parts that decided a block no other hash would have: on copies, and
+#: on distinct pairs (with how far apart the two images' own hashes were).
+PART_BLOCKS: dict[str, list[int]] = {"copies": [], "distinct": [], "distinct_own": []}
 
 
 def crop(rgb: np.ndarray, share: float, rng: Rng) -> np.ndarray:
@@ -250,9 +253,12 @@ def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
             counts["phash"][0] += distance(own["phash"], ref["phash"]) <= 8
             counts["hw_block"][0] += action is Action.BLOCK
             counts["hw_any"][0] += action is not Action.ALLOW
-            media = judged(data, signals, ref, quality, banked_parts).action
+            media_verdict = judged(data, signals, ref, quality, banked_parts)
+            media = media_verdict.action
             counts["media_block"][0] += media is Action.BLOCK
             counts["media_any"][0] += media is not Action.ALLOW
+            if media is Action.BLOCK and action is not Action.BLOCK:
+                PART_BLOCKS["copies"].append(media_verdict.matches[0].distance)
 
         def share(found: int, total: int) -> str:
             return f"{100 * found / max(1, total):.0f}%"
@@ -354,6 +360,10 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                     key = f"{deciding.signal_type} {deciding.variant or 'own hash'}"
                     key += f" on part {deciding.part.split(':')[0]}" if deciding.part else ""
                     media_blocked_by[weak].setdefault(key, []).append(deciding.distance)
+                    if deciding.part and not weak:
+                        own = next(code(s) for s in signals if s.signal_type == "pdq")
+                        PART_BLOCKS["distinct"].append(deciding.distance)
+                        PART_BLOCKS["distinct_own"].append(distance(own, refs[j]["pdq"]))
         for j, candidates in near.items():
             verdict = decide(candidates, {1: BANK})
             if verdict.action is not Action.BLOCK and verdict.near_variants:
@@ -455,6 +465,24 @@ def main() -> None:
         parts += pool.starmap(parts_of, drawings)
     false_rows = false_matches(images, refs, qualities, groups, parts)
 
+    def spread(values: list[int]) -> str:
+        if not values:
+            return "none"
+        within = sum(v <= 24 for v in values)
+        return f"{len(values)}, median {np.median(values):.0f} bits, {within} within 24"
+
+    part_note = (
+        "Blocks only a part decided, at the part's distance: on copies "
+        f"{spread(PART_BLOCKS['copies'])}; on distinct pairs of quality >= 50 "
+        f"{spread(PART_BLOCKS['distinct'])} (the two images' own hashes "
+        + (
+            f"{np.median(PART_BLOCKS['distinct_own']):.0f} bits apart at the median, "
+            f"{sum(d <= 63 for d in PART_BLOCKS['distinct_own'])} within 63)."
+            if PART_BLOCKS["distinct_own"]
+            else "-)."
+        )
+    )
+
     report = (
         "## Variants: recall on what uploaders do, and false matches\n\n"
         f"{len(photos)} real photos ({strong} of pdq quality >= {MIN_BLOCK_QUALITY}), "
@@ -489,6 +517,8 @@ def main() -> None:
         "of every distinct image (photos of different pictures, drawings of different "
         "categories), with each pair counted by its weaker hash's quality:\n\n"
         + table(["measure", "both of quality >= 50", "either of quality < 50"], false_rows)
+        + "\n\n"
+        + part_note
     )
     print(report)
     write_section("variant_bench", report, args.results)

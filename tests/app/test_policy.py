@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from app.policy import (
     NO_MATCH,
+    PART_BLOCK_DISTANCE,
     Action,
     BankPolicy,
     Candidate,
@@ -91,6 +92,29 @@ def test_extra_candidates_count_only_when_strong_and_within_the_match_distance()
     own = Candidate(1, BLOCK.id, "pdq", 20, 90, True, 90)
     verdict = decide([variant(3), own], BANKS)
     assert len(verdict.matches) == 1 and verdict.matches[0].variant is None
+
+
+def test_parts_of_images_banked_from_media_block_only_close() -> None:
+    def part(distance: int, quality: int = 90, variant: str | None = None) -> Candidate:
+        return Candidate(
+            1, BLOCK.id, "pdq", distance, 80, True, quality, variant, part="crop90:1.2"
+        )
+
+    close = decide([part(PART_BLOCK_DISTANCE)], BANKS)
+    assert (close.action, close.reason, close.matches[0].part) == (
+        Action.BLOCK,
+        Reason.MATCHED,
+        "crop90:1.2",
+    )
+    further = decide([part(PART_BLOCK_DISTANCE + 1)], BANKS)
+    assert (further.action, further.reason) == (Action.REVIEW, Reason.NEAR_MATCH)
+    assert decide([part(31, variant="mirrored")], BANKS).action is Action.REVIEW
+    # Like the upload's candidates: never past the match distance, never for weak uploads.
+    assert decide([part(32)], BANKS) is NO_MATCH
+    assert decide([part(10, quality=49)], BANKS) is NO_MATCH
+    # The image's own hash explains a match before any of its parts.
+    own = Candidate(1, BLOCK.id, "pdq", 30, 90, True, 90)
+    assert decide([part(5), own], BANKS).matches[0].part is None
 
 
 def test_unconfirmed_hashes_never_block() -> None:
