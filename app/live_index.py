@@ -279,6 +279,8 @@ class ImageParts:
 
     def remove(self, hash_ids: Iterable[int]) -> None:
         """Stop matching these images' parts."""
+        if not self.described:
+            return  # a bank of feed hashes only: nothing to look through
         ids = list({i for i in hash_ids if i in self.described})
         if ids:
             self.index.remove(self.catalogue.keys(ids))
