@@ -18,8 +18,10 @@ FEEDBACK_KINDS = ("stopncii",)
 TRUST = ("confirmed", "unconfirmed")
 #: Verdict log rows read per feedback collection step.
 VERDICT_BATCH = 1000
-#: The feedback a match gives (StopNCII: "there was a match", not yet reviewed).
+#: The feedback a match gives (StopNCII: "there was a match", not yet reviewed)...
 MATCHED = "PendingReview"
+#: ...and a match the bank blocked on its own (a confirmed hash within `match`).
+AUTO_BLOCKED = "Blocked"
 #: The feedback moderator decisions give.
 DECISIONS = {"confirm": "Blocked", "dismiss": "NotBlocked"}
 
@@ -126,7 +128,8 @@ def _feed_hashes(
 
 def collect_feedback(session: Session, feed: Feed) -> int:
     """Turn verdicts that matched this feed's hashes since the last call into feedback
-    records (one per hash, however many uploads matched it); return how many are new.
+    records (one per hash and value, however many uploads matched it): PendingReview, or
+    Blocked where the match blocked on its own. Return how many are new.
 
     The cursor moves in the same transaction as the records it produced, so every
     verdict is read exactly once."""
@@ -140,7 +143,11 @@ def collect_feedback(session: Session, feed: Feed) -> int:
         ).all()
         if not entries:
             return created
-        matched = [m["hash_id"] for _, matches in entries for m in matches or []]
+        feedback: dict[int, set[str]] = {}
+        for _, matches in entries:
+            for m in matches or []:
+                blocked = m.get("action") == "block"
+                feedback.setdefault(m["hash_id"], set()).add(AUTO_BLOCKED if blocked else MATCHED)
         now = utcnow()
         created += _insert_feedback(
             session,
@@ -150,10 +157,11 @@ def collect_feedback(session: Session, feed: Feed) -> int:
                     "hash_id": hash_id,
                     "signal_type": signal_type,
                     "value": value,
-                    "feedback": MATCHED,
+                    "feedback": kind,
                     "created_at": now,
                 }
-                for hash_id, signal_type, value in _feed_hashes(session, feed, matched)
+                for hash_id, signal_type, value in _feed_hashes(session, feed, feedback)
+                for kind in sorted(feedback[hash_id])
             ],
         )
         feed.feedback_cursor = entries[-1][0]

@@ -15,7 +15,7 @@ from app.main import create_app
 from app.models import Feed
 from tests.app.feeds.conftest import FAST
 from tests.conftest import bearer
-from tests.factories import random_pdq
+from tests.factories import flip_bits, random_pdq
 from tests.feedserver import Fault, FeedState
 
 MD5 = "9e107d9d372bb6826bd81d3542a419d6"
@@ -238,6 +238,28 @@ def test_unconfirmed_feed_reviews_until_confirmed_and_feedback_is_sent_once(
         [(reported, "PendingReview"), (reported, "Blocked"), (other, "NotBlocked")]
     )
     assert runner.sync("sn").feedback_sent == 0
+
+
+def test_a_match_the_bank_blocked_on_its_own_is_fed_back_as_blocked(
+    server: tuple[str, FeedState],
+    settings: Settings,
+    keys: dict[str, str],
+    add_feed: Callable[..., None],
+    runner: FeedRunner,
+) -> None:
+    base, state = server
+    reported = random_pdq(22)
+    state.stopncii_record(reported)
+    add_feed("sn", "stopncii", base)  # confirmed: its hashes block on their own
+    assert runner.sync("sn").applied.added == 1
+    near = flip_bits(reported, 40)  # within review only: a person has to look
+    with TestClient(create_app(settings)) as client:
+        for value in (reported, reported, near):
+            item = {"items": [{"signal_type": "pdq", "value": value}]}
+            client.post("/v1/match", json=item, headers=bearer(keys["match"]))
+        client.app.state.hashwall.recorder.flush()  # type: ignore[attr-defined]
+    assert runner.sync("sn").feedback_sent == 2
+    assert sorted(f["feedbackValue"] for f in state.feedback) == ["Blocked", "PendingReview"]
 
 
 def test_feedback_that_fails_is_kept_and_sent_later(
