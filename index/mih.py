@@ -263,11 +263,35 @@ class MIHIndex:
         self._live -= len(slots)
         return len(slots)
 
+    def _unchanged(self, ids: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Which of `ids` are already indexed under the very same code (write lock held)."""
+        known = ids < len(self._slot_of)
+        slots = np.full(len(ids), NO_SLOT, dtype=np.int64)
+        slots[known] = self._slot_of[ids[known]]
+        present = slots != NO_SLOT
+        same = np.zeros(len(ids), dtype=np.bool_)
+        if present.any():
+            found = slots[present]
+            size = self._part.size
+            stored = np.empty((len(found), self.code_bytes), dtype=np.uint8)
+            in_part = found < size
+            stored[in_part] = self._part.codes[found[in_part]]
+            stored[~in_part] = self._tail_codes[found[~in_part] - size]
+            same[present] = (stored == codes[present]).all(axis=1)
+        return same
+
     def add(self, ids: np.ndarray, codes: np.ndarray) -> None:
         ids, codes = check_batch(ids, codes, self.code_bytes)
         if not len(ids):
             return
         with self._lock.write():
+            # Re-adding an id under its own code changes nothing, and must not move it: a
+            # search that captured the tail before the move would see the old slot cleared
+            # and not the new one (a process re-applying its own change raced a lookup).
+            same = self._unchanged(ids, codes)
+            if same.all():
+                return
+            ids, codes = ids[~same], codes[~same]
             self._kill(self._slots(ids))
             start, end = self._tail_size, self._tail_size + len(ids)
             if end > len(self._tail_ids):

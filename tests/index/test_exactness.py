@@ -194,6 +194,35 @@ def test_searches_stay_exact_while_adds_merge_in_the_background() -> None:
     ]
 
 
+@pytest.mark.parametrize("backend", PERCEPTUAL_BACKENDS)
+def test_re_adding_the_same_codes_never_hides_them_from_a_search(backend) -> None:  # type: ignore[no-untyped-def]
+    """A process re-applies its own changes (its change follower adds again what a request
+    just added): the ids must stay visible to searches running meanwhile."""
+    rng = np.random.default_rng(5)
+    index = backend(32)
+    stable = rng.integers(0, 256, (200, 32), dtype=np.uint8)
+    index.add(np.arange(200), stable)
+    errors: list[str] = []
+    done = threading.Event()
+
+    def re_add() -> None:
+        while not done.is_set():
+            index.add(np.arange(200), stable)
+
+    writer = threading.Thread(target=re_add)
+    writer.start()
+    try:
+        for round_ in range(300):
+            picks = (np.arange(8) * 23 + round_) % 200
+            for pick, hits in zip(picks, index.search(stable[picks], 0), strict=True):
+                if int(pick) not in hits.ids.tolist():
+                    errors.append(f"id {pick} missing in round {round_}")
+    finally:
+        done.set()
+        writer.join()
+    assert errors == [] and len(index) == 200
+
+
 def test_snapshot_is_memory_mapped_and_refuses_other_files(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     codes = rng.integers(0, 256, (3000, 32), dtype=np.uint8)
