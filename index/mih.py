@@ -244,10 +244,15 @@ class MIHIndex:
                 self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="mih")
             return self._pool
 
-    def _slots(self, ids: np.ndarray) -> np.ndarray:
+    def _slot_per_id(self, ids: np.ndarray) -> np.ndarray:
+        """The slot of each of `ids`, NO_SLOT for those not indexed."""
         known = ids < len(self._slot_of)
         slots = np.full(len(ids), NO_SLOT, dtype=np.int32)
         slots[known] = self._slot_of[ids[known]]
+        return slots
+
+    def _slots(self, ids: np.ndarray) -> np.ndarray:
+        slots = self._slot_per_id(ids)
         return slots[slots != NO_SLOT]
 
     def _kill(self, slots: np.ndarray) -> int:
@@ -263,13 +268,11 @@ class MIHIndex:
         self._live -= len(slots)
         return len(slots)
 
-    def _unchanged(self, ids: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """Which of `ids` are already indexed under the very same code (write lock held)."""
-        known = ids < len(self._slot_of)
-        slots = np.full(len(ids), NO_SLOT, dtype=np.int64)
-        slots[known] = self._slot_of[ids[known]]
+    def _unchanged(self, slots: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Which `slots` (of the ids being added) already hold the very same code (write
+        lock held)."""
         present = slots != NO_SLOT
-        same = np.zeros(len(ids), dtype=np.bool_)
+        same = np.zeros(len(slots), dtype=np.bool_)
         if present.any():
             found = slots[present]
             size = self._part.size
@@ -288,11 +291,12 @@ class MIHIndex:
             # Re-adding an id under its own code changes nothing, and must not move it: a
             # search that captured the tail before the move would see the old slot cleared
             # and not the new one (a process re-applying its own change raced a lookup).
-            same = self._unchanged(ids, codes)
+            slots = self._slot_per_id(ids)
+            same = self._unchanged(slots, codes)
             if same.all():
                 return
-            ids, codes = ids[~same], codes[~same]
-            self._kill(self._slots(ids))
+            ids, codes, slots = ids[~same], codes[~same], slots[~same]
+            self._kill(slots[slots != NO_SLOT])
             start, end = self._tail_size, self._tail_size + len(ids)
             if end > len(self._tail_ids):
                 capacity = max(end, 2 * len(self._tail_ids), 1024)
