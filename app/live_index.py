@@ -157,8 +157,8 @@ class PartCatalogue:
     """The parts of indexed hashes: a video's frames, or an image's parts banked from
     media. Each indexed part gets a key of its own, dense like hash ids, which is what
     the parts' index holds; this says which hash and position a key is, and when each
-    part is (a frame's timestamp; 0 for an image's). Keys of removed hashes are not
-    reused."""
+    of a video's frames is (an image's parts have no time). Keys of removed hashes are
+    not reused."""
 
     def __init__(self) -> None:
         self._owner = np.full(1024, -1, dtype=np.int64)

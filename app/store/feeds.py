@@ -20,10 +20,11 @@ TRUST = ("confirmed", "unconfirmed")
 VERDICT_BATCH = 1000
 #: The feedback a match gives (StopNCII: "there was a match", not yet reviewed)...
 MATCHED = "PendingReview"
-#: ...and a match the bank blocked on its own (a confirmed hash within `match`).
-AUTO_BLOCKED = "Blocked"
+#: ...a match the bank blocked on its own (a confirmed hash within `match`), or a
+#: moderator's confirmation.
+BLOCKED = "Blocked"
 #: The feedback moderator decisions give.
-DECISIONS = {"confirm": "Blocked", "dismiss": "NotBlocked"}
+DECISIONS = {"confirm": BLOCKED, "dismiss": "NotBlocked"}
 
 
 def source_of(feed_name: str) -> str:
@@ -147,7 +148,7 @@ def collect_feedback(session: Session, feed: Feed) -> int:
         for _, matches in entries:
             for m in matches or []:
                 blocked = m.get("action") == "block"
-                feedback.setdefault(m["hash_id"], set()).add(AUTO_BLOCKED if blocked else MATCHED)
+                feedback.setdefault(m["hash_id"], set()).add(BLOCKED if blocked else MATCHED)
         now = utcnow()
         created += _insert_feedback(
             session,
