@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Bank, HashRecord
 from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy, Candidate, Thresholds
-from app.store.frames import frames_of, owners_with_parts, parts_of
+from app.store.frames import attach_stored, owners_with_parts
 from index import ExactIndex, HashIndex, MIHIndex, codes_from_bytes
 from index.base import grow_to_fit
 from matcher.signals import Registry
@@ -395,28 +395,8 @@ class LiveIndex:
     def _attached(
         self, session: Session, hashes: list[StoredHash], with_parts: set[int] | None = None
     ) -> list[StoredHash]:
-        """Attach what the database holds besides their rows: frames to the videos among
-        `hashes`, parts to the images banked from media (those in `with_parts`, when the
-        caller knows them)."""
         sequences = {t.name for t in self.registry if t.sequence}
-        videos = [h.id for h in hashes if h.signal_type in sequences and h.frames is None]
-        images = [
-            h.id
-            for h in hashes
-            if h.signal_type == "pdq" and not h.parts and (with_parts is None or h.id in with_parts)
-        ]
-        frames = frames_of(session, videos) if videos else {}
-        parts = parts_of(session, images) if images else {}
-        if not frames and not parts:
-            return hashes
-        return [
-            replace(h, frames=frames[h.id])
-            if h.id in frames
-            else replace(h, parts=parts[h.id])
-            if h.id in parts
-            else h
-            for h in hashes
-        ]
+        return attach_stored(session, hashes, sequences, with_parts)
 
     def add(self, hashes: Iterable[StoredHash]) -> None:
         """Index active hashes (replacing any code already under the same id)."""

@@ -4,8 +4,9 @@ frames (vpdq hashes), an image's parts (banked from media; see `matcher.variants
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +15,9 @@ from app.models import HashPartRecord, VideoFrameRecord
 from app.store import insert_ignoring
 from matcher.variants import Variant
 from matcher.video import VideoFrame, VideoHash
+
+if TYPE_CHECKING:
+    from app.live_index import StoredHash
 
 #: Hashes per IN (...) lookup.
 LOOKUP_CHUNK = 500
@@ -79,6 +83,33 @@ def parts_of(session: Session, hash_ids: Iterable[int]) -> dict[int, tuple[Varia
     ):
         found[hash_id].append(Variant(name, bytes.fromhex(value), quality))
     return {hash_id: tuple(parts) for hash_id, parts in found.items()}
+
+
+def attach_stored(
+    session: Session,
+    hashes: list[StoredHash],
+    sequences: Collection[str],
+    with_parts: set[int] | None = None,
+) -> list[StoredHash]:
+    """`hashes` with what the database holds besides their rows: frames for the videos
+    (of the `sequences` signal types) that came without them, parts for the pictures
+    banked from media (those in `with_parts`, when the caller knows them)."""
+    videos = [h.id for h in hashes if h.signal_type in sequences and h.frames is None]
+    images = [
+        h.id
+        for h in hashes
+        if h.signal_type == "pdq" and not h.parts and (with_parts is None or h.id in with_parts)
+    ]
+    frames = frames_of(session, videos) if videos else {}
+    parts = parts_of(session, images) if images else {}
+    if not frames and not parts:
+        return hashes
+    return [
+        replace(h, frames=frames.get(h.id, h.frames), parts=parts.get(h.id, h.parts))
+        if h.id in frames or h.id in parts
+        else h
+        for h in hashes
+    ]
 
 
 def owners_with_parts(session: Session) -> set[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -14,12 +14,14 @@ from app.errors import NotFound
 from app.live_index import StoredHash
 from app.models import Bank, HashRecord, utcnow
 from app.store import changes, insert_ignoring, on_postgresql
-from app.store.frames import frames_of, insert_frames, insert_parts, parts_of
+from app.store.frames import attach_stored, insert_frames, insert_parts, parts_of
 from matcher.variants import Variant
 from matcher.video import VideoHash
 
 #: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
 LOOKUP_CHUNK = 500
+#: Signal types whose hashes are sequences banked with their frames.
+SEQUENCES = ("vpdq",)
 #: From this many new rows on, PostgreSQL loads them with COPY.
 COPY_ROWS = 1000
 
@@ -205,21 +207,9 @@ def add_hashes(
         result.to_index.append(_stored(record, item.frames, item.parts))
     session.flush()
     # A video named by its identity alone is indexed with the frames banked with it, and
-    # a picture brought back by its hash alone with its parts.
-    missing = [s.id for s in result.to_index if s.signal_type == "vpdq" and s.frames is None]
-    if missing:
-        stored_frames = frames_of(session, missing)
-        result.to_index = [
-            replace(s, frames=stored_frames.get(s.id)) if s.id in stored_frames else s
-            for s in result.to_index
-        ]
-    revived = [s.id for s in result.to_index[result.added :] if s.signal_type == "pdq"]
-    if revived:
-        stored_parts = parts_of(session, revived)
-        result.to_index = [
-            replace(s, parts=stored_parts[s.id]) if not s.parts and s.id in stored_parts else s
-            for s in result.to_index
-        ]
+    # a picture brought back by its hash alone with its parts (new rows came with theirs).
+    revived = result.to_index[result.added :]
+    result.to_index[result.added :] = attach_stored(session, revived, SEQUENCES)
     changes.record_hashes(session, [stored.id for stored in result.to_index])
     return result
 
