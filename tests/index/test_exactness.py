@@ -156,6 +156,30 @@ def test_add_replaces_code_under_same_id(backend) -> None:  # type: ignore[no-un
     assert index.search(second, 0)[0].pairs() == [(1, 0)]
 
 
+def missed_while(index, stable: np.ndarray, rounds: int, step: int, write) -> list[str]:  # type: ignore[no-untyped-def]
+    """Search for ids 0..len(stable) (indexed under `stable`) `rounds` times, eight at a
+    time, while `write()` runs over and over in another thread; the ids a search missed."""
+    errors: list[str] = []
+    done = threading.Event()
+
+    def keep_writing() -> None:
+        while not done.is_set():
+            write()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        for round_ in range(rounds):
+            picks = (np.arange(8) * step + round_) % len(stable)
+            for pick, hits in zip(picks, index.search(stable[picks], 0), strict=True):
+                if int(pick) not in hits.ids.tolist():
+                    errors.append(f"id {pick} missing in round {round_}")
+    finally:
+        done.set()
+        writer.join()
+    return errors
+
+
 def test_searches_stay_exact_while_adds_merge_in_the_background() -> None:
     """Codes added before the searches start are found by every search, whatever merges,
     adds and removals of other ids run meanwhile in other threads."""
@@ -164,28 +188,15 @@ def test_searches_stay_exact_while_adds_merge_in_the_background() -> None:
     stable = rng.integers(0, 256, (500, 32), dtype=np.uint8)
     index.add(np.arange(500), stable)
     index.flush()
-    errors: list[str] = []
-    done = threading.Event()
+    next_id = [1000]
 
     def churn() -> None:
-        next_id = 1000
-        while not done.is_set():
-            index.add(np.arange(next_id, next_id + 50), make_codes(rng, 50, 32, False))
-            index.remove(np.arange(next_id - 40, next_id - 20))
-            next_id += 50
+        first = next_id[0]
+        index.add(np.arange(first, first + 50), make_codes(rng, 50, 32, False))
+        index.remove(np.arange(first - 40, first - 20))
+        next_id[0] = first + 50
 
-    writer = threading.Thread(target=churn)
-    writer.start()
-    try:
-        for round_ in range(200):
-            picks = (np.arange(8) * 61 + round_) % 500
-            for pick, hits in zip(picks, index.search(stable[picks], 0), strict=True):
-                if int(pick) not in hits.ids.tolist():
-                    errors.append(f"id {pick} missing in round {round_}")
-    finally:
-        done.set()
-        writer.join()
-    assert errors == []
+    assert missed_while(index, stable, 200, 61, churn) == []
     index.flush()
     oracle = BruteForceIndex(32)
     oracle.add(np.arange(500), stable)
@@ -202,25 +213,12 @@ def test_re_adding_the_same_codes_never_hides_them_from_a_search(backend) -> Non
     index = backend(32)
     stable = rng.integers(0, 256, (200, 32), dtype=np.uint8)
     index.add(np.arange(200), stable)
-    errors: list[str] = []
-    done = threading.Event()
 
     def re_add() -> None:
-        while not done.is_set():
-            index.add(np.arange(200), stable)
+        index.add(np.arange(200), stable)
 
-    writer = threading.Thread(target=re_add)
-    writer.start()
-    try:
-        for round_ in range(300):
-            picks = (np.arange(8) * 23 + round_) % 200
-            for pick, hits in zip(picks, index.search(stable[picks], 0), strict=True):
-                if int(pick) not in hits.ids.tolist():
-                    errors.append(f"id {pick} missing in round {round_}")
-    finally:
-        done.set()
-        writer.join()
-    assert errors == [] and len(index) == 200
+    assert missed_while(index, stable, 1500, 23, re_add) == []
+    assert len(index) == 200
 
 
 def test_snapshot_is_memory_mapped_and_refuses_other_files(tmp_path: Path) -> None:
