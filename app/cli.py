@@ -106,7 +106,7 @@ def db_upgrade(revision: str) -> None:
     "--variants",
     is_flag=True,
     help="Also print the query-side candidates /v1/match/media looks up (mirrored, rotated, "
-    "trimmed, found inside a canvas).",
+    "trimmed, found inside a canvas, with caption bands filled in).",
 )
 @click.option(
     "--vpdq",

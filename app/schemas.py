@@ -101,8 +101,8 @@ class MediaMatchResult(MatchResult):
     candidate: str | None = Field(
         default=None,
         description="Which candidate of the file decided a match: `original` (its own "
-        "hashes), a dihedral orientation (`mirrored`, `rotated_90_cw`, ...), or a region "
-        "(`trimmed:...`, `inner:...`).",
+        "hashes), a dihedral orientation (`mirrored`, `rotated_90_cw`, ...), or a view of "
+        "it (`trimmed:...`, `inner:...`, `uncaptioned:...`).",
     )
     hashes: list[ComputedHash]
 

@@ -8,8 +8,12 @@ robustness comes from the query side: for each upload, besides its own hash,
 - the eight dihedral orientations (rotations by 90 degrees, mirrors), which the
   reference pdq derives from one DCT at no extra cost;
 - the picture with uniform borders trimmed (padding, letterbox and pillarbox bars);
-- the largest textured region inside a mostly flat canvas (a photo in a screenshot of
-  an app or a web page, a meme frame with caption bands), each in eight orientations.
+- the photo inside a canvas (a screenshot of an app or a web page, a meme frame), found
+  by cutting the canvas along its uniform rows and columns;
+- the picture with caption bands filled in from the rows around them, which brings a
+  captioned copy back within pdq's reach of the original more often than not;
+
+each in eight orientations.
 
 Every extra candidate is one more chance of a false match, so the policy treats them
 more strictly than the upload's own hash (see `app/policy.py`): only candidates of
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from math import ceil, floor
 
 import cv2
 import numpy as np
@@ -55,8 +60,25 @@ MIN_QUALITY = 50
 ANALYSIS_SIDE = 384
 #: A trimmed or inner region smaller than this share of the picture is not a candidate.
 MIN_REGION_SHARE = 0.2
-#: The least share of non-flat pixels in a row or column of a photo found in a canvas.
-PHOTO_COVER = 0.5
+#: A line of a border, a bar or a canvas is within this many grey levels of its colour
+#: over this share of its pixels (JPEG leaves a little noise).
+BORDER_TOLERANCE = 8.0
+BORDER_COVER = 0.97
+#: A canvas is cut only along lines of a colour within this many grey levels of one it
+#: shows at its outer edge: an app's background is exactly flat, a photo's white or
+#: black stretches rarely the very same grey.
+CANVAS_TOLERANCE = 2.5
+#: A caption band's colour covers at least this share of each of its rows; a heavy line
+#: of text may break that over this share of the height; bands from 3% to 40% of the
+#: height are filled, widened by a margin of rows.
+BAND_COVER = 0.5
+BAND_GAP = 0.03
+CAPTION_SHARES = (0.03, 0.4)
+BAND_MARGIN = 2
+#: The bank's `uncaptioned` parts fill bands on a grid of cells of this share of the
+#: height, spanning these many cells (captions of about 5% to 25% of the height).
+BAND_CELL = 0.05
+BAND_CELLS = range(2, 7)
 #: A region must leave out at least this share of the picture to be worth a candidate.
 MIN_REMOVED_SHARE = 0.04
 
@@ -84,10 +106,10 @@ def dihedral(rgb: np.ndarray, region: str = "whole") -> list[Variant]:
 
 
 def _line_is_border(line: np.ndarray, colour: float, tolerance: float) -> bool:
-    return bool(np.mean(np.abs(line - colour) <= tolerance) >= 0.97)
+    return bool(np.mean(np.abs(line - colour) <= tolerance) >= BORDER_COVER)
 
 
-def trim_box(gray: np.ndarray, tolerance: float = 8.0) -> Box:
+def trim_box(gray: np.ndarray, tolerance: float = BORDER_TOLERANCE) -> Box:
     """The box left after removing uniform bars from the sides of a grey image (padding,
     letterbox). A side has a bar only if its whole outer edge is one colour: with a
     letterbox the left edge runs through the picture too, so a flat stretch of the
@@ -127,51 +149,153 @@ def trim_box(gray: np.ndarray, tolerance: float = 8.0) -> Box:
     return top, bottom, left, right
 
 
+def _uniform_lines(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row (axis 1) or column (axis 0) of a grey image: whether it is one colour
+    (as `_line_is_border` judges), and its median colour."""
+    colours = np.median(values, axis=axis)
+    spread = np.abs(values - np.expand_dims(colours, axis))
+    return (spread <= BORDER_TOLERANCE).mean(axis=axis) >= BORDER_COVER, colours
+
+
+def _longest_run(content: np.ndarray) -> tuple[int, int]:
+    """The longest run of True in a 1-D mask, as (start, end); (0, 0) when none."""
+    edges = np.diff(np.concatenate([[0], content.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(starts):
+        return 0, 0
+    longest = int(np.argmax(ends - starts))
+    return int(starts[longest]), int(ends[longest])
+
+
 def inner_box(gray: np.ndarray) -> Box | None:
-    """The bounding box of the largest non-flat region of a grey image, or None.
+    """The box of the picture inside a canvas (a screenshot of an app or a web page, a
+    meme frame), or None: the largest block left by recursive XY cuts.
 
-    App chrome, page backgrounds and caption bands are flat (equal values over long
-    runs) with thin text; a photo varies almost everywhere, if only by its gradients and
-    noise. Non-flat pixels, closed over small gaps, leave the photo as the largest blob.
+    As document layout analysis splits a page, the canvas is cut along rows, then
+    columns, of one colour, keeping the longest run between cuts each time, until no cut
+    is left: headers, margins and lines of text fall away and the photo remains. Only
+    lines of a colour the canvas shows at its outer edge are cuts, so a photo's own flat
+    stretches (a dark band of sky, a drawing's background) do not split it; a picture
+    with no uniform outer edge has no canvas, and no candidate.
     """
-    # Opening drops text strokes and the thin edges of flat bars; closing then joins the
-    # photo across its own smooth patches.
-    opening = cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7))
-    size = max(3, min(gray.shape) // 64)
-    closing = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
-    varied = cv2.morphologyEx(_varied(gray).astype(np.uint8), cv2.MORPH_OPEN, opening)
-    varied = cv2.morphologyEx(varied, cv2.MORPH_CLOSE, closing)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(varied, connectivity=4)
-    if count < 2:
+    values = gray.astype(np.float32)
+    canvas = []
+    for axis in (1, 0):
+        uniform, colours = _uniform_lines(values, axis)
+        canvas += [float(colours[i]) for i in (0, -1) if uniform[i]]
+    if not canvas:
         return None
-    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    left, top, width, height, area = (int(v) for v in stats[best])
-    if area < 0.6 * width * height:  # a scatter of text, not a picture
-        return None
-    return top, top + height, left, left + width
+    box = (0, gray.shape[0], 0, gray.shape[1])
+    while True:
+        top, bottom, left, right = box
+        for axis in (1, 0):
+            uniform, colours = _uniform_lines(values[top:bottom, left:right], axis)
+            near_canvas = np.abs(colours[:, None] - np.array(canvas)) <= CANVAS_TOLERANCE
+            start, end = _longest_run(~(uniform & near_canvas.any(axis=1)))
+            if end <= start:
+                return None
+            if axis == 1:
+                top, bottom = top + start, top + end
+            else:
+                left, right = left + start, left + end
+        if (top, bottom, left, right) == box:
+            return box
+        box = (top, bottom, left, right)
 
 
-def _varied(gray: np.ndarray) -> np.ndarray:
-    """Where a grey image is not flat: the spread of values over 5x5 pixels exceeds 4."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
-    return (cv2.dilate(gray, kernel).astype(np.int16) - cv2.erode(gray, kernel)) > 4
+def caption_bands(gray: np.ndarray) -> list[tuple[int, int]]:
+    """The rows (start, end) of each caption band across a grey image: a band of one
+    colour with a line of text on it, over the top, the bottom or the middle.
+
+    A band's rows share one colour over at least half of their pixels (text strokes
+    cover the rest) and its margins above and below the text are flat. Found on a small
+    copy, then settled at full resolution and widened by a couple of rows, since JPEG
+    smears the band's edge into the picture.
+    """
+    small = shrink(gray, ANALYSIS_SIDE).astype(np.float32)
+    height = small.shape[0]
+    colours = np.median(small, axis=1)
+    cover = (np.abs(small - colours[:, None]) <= BORDER_TOLERANCE).mean(axis=1)
+    runs: list[tuple[int, int, float]] = []  # start, end, colour
+    row = 0
+    while row < height:
+        if cover[row] < BAND_COVER:
+            row += 1
+            continue
+        colour, end = colours[row], row
+        while (
+            end < height
+            and cover[end] >= BAND_COVER
+            and abs(colours[end] - colour) <= BORDER_TOLERANCE
+        ):
+            end += 1
+        # A heavy line of text can break a band in two: rejoin across short gaps.
+        if (
+            runs
+            and abs(runs[-1][2] - colour) <= BORDER_TOLERANCE
+            and row - runs[-1][1] <= max(2, BAND_GAP * height)
+        ):
+            runs[-1] = (runs[-1][0], end, runs[-1][2])
+        else:
+            runs.append((row, end, float(colour)))
+        row = end
+    full = gray.astype(np.float32)
+    factor = gray.shape[0] / height
+    bands = []
+    for first, last, colour in runs:
+        covers = cover[first:last]
+        if (
+            CAPTION_SHARES[0] * height <= last - first <= CAPTION_SHARES[1] * height
+            and (covers >= BORDER_COVER).any()  # flat margins
+            and (covers < 0.9).any()  # and text
+        ):
+            bands.append(_settled(full, int(first * factor), ceil(last * factor), colour))
+    return bands
 
 
-def peel(varied: np.ndarray) -> Box:
-    """The box left after peeling mostly flat rows and columns off the edges of a mask
-    of non-flat pixels: a caption or a line of text next to a photo."""
-    height, width = varied.shape
-    rows, columns = varied.mean(axis=1), varied.mean(axis=0)
-    top, bottom, left, right = 0, height, 0, width
-    while top < bottom - 1 and rows[top] < PHOTO_COVER:
-        top += 1
-    while bottom - 1 > top and rows[bottom - 1] < PHOTO_COVER:
-        bottom -= 1
-    while left < right - 1 and columns[left] < PHOTO_COVER:
-        left += 1
-    while right - 1 > left and columns[right - 1] < PHOTO_COVER:
-        right -= 1
-    return top, bottom, left, right
+def _settled(gray: np.ndarray, top: int, bottom: int, colour: float) -> tuple[int, int]:
+    """A band's rows found on a small copy, grown at full resolution to every row of its
+    colour and by `BAND_MARGIN` more."""
+    height = gray.shape[0]
+
+    def in_band(row: int) -> bool:
+        return bool((np.abs(gray[row] - colour) <= BORDER_TOLERANCE).mean() >= BAND_COVER)
+
+    bottom = min(bottom, height)
+    while top > 0 and in_band(top - 1):
+        top -= 1
+    while bottom < height and in_band(bottom):
+        bottom += 1
+    return max(0, top - BAND_MARGIN), min(height, bottom + BAND_MARGIN)
+
+
+def fill_bands(rgb: np.ndarray, bands: Iterable[tuple[int, int]]) -> np.ndarray:
+    """The picture with each band of rows replaced by a blend, row by row, of the rows
+    just above and below it (or a copy of the one that exists, at an edge): the closest
+    guess of what the caption hides, for the few low frequencies pdq keeps."""
+    out = rgb.astype(np.float32)
+    height = rgb.shape[0]
+    for start, end in bands:
+        if start <= 0 and end >= height:
+            continue
+        above = out[start - 1] if start > 0 else out[end]
+        below = out[end] if end < height else above
+        weights = np.linspace(0, 1, end - start + 2, dtype=np.float32)[1:-1, None, None]
+        out[start:end] = (1 - weights) * above + weights * below
+    return out.round().astype(np.uint8)
+
+
+def grid_band(band: tuple[int, int], height: int) -> tuple[int, int] | None:
+    """A band widened to whole cells of the grid the bank's `uncaptioned` parts are
+    filled on, as cell numbers; None when it spans more cells than they do."""
+    start = floor(band[0] / height / BAND_CELL + 1e-6)
+    end = ceil(band[1] / height / BAND_CELL - 1e-6)
+    return (start, end) if end - start in BAND_CELLS else None
+
+
+def grid_rows(cells: tuple[int, int], height: int) -> tuple[int, int]:
+    """The rows of a band of grid cells in a picture `height` rows high."""
+    return round(cells[0] * BAND_CELL * height), round(cells[1] * BAND_CELL * height)
 
 
 def worth_a_candidate(box: Box, shape: tuple[int, ...]) -> bool:
@@ -199,35 +323,48 @@ def _scaled(box: Box, factor: float, shape: tuple[int, ...]) -> Box:
     )
 
 
-def regions(rgb: np.ndarray) -> dict[str, Box]:
-    """The boxes candidates are hashed from: `trimmed` (uniform borders removed) and
-    `inner` (the photo in a canvas), when each is worth a candidate."""
+def views(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """The pictures candidates are hashed from, each when it differs enough from the
+    upload: `trimmed` (uniform borders removed), `inner` (the photo in a canvas),
+    `uncaptioned` (caption bands filled in) and `uncaptioned_wide` (a single band widened
+    to the grid of the bank's `uncaptioned` parts)."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    boxes: dict[str, Box] = {}
+    found: dict[str, np.ndarray] = {}
     # A sliver of border left in moves pdq by tens of bits: trim at full resolution.
     trimmed = trim_box(gray)
     if worth_a_candidate(trimmed, gray.shape):
-        boxes["trimmed"] = trimmed
+        found["trimmed"] = _crop(rgb, trimmed)
     small = shrink(gray, ANALYSIS_SIDE)
     inner = inner_box(small)
     if inner is not None and worth_a_candidate(inner, small.shape):
         # Found on the small copy; its edges are then settled at full resolution.
-        factor = gray.shape[0] / small.shape[0]
-        top, bottom, left, right = _scaled(_grown(inner, 2), factor, gray.shape)
-        inside = _grown(peel(_varied(gray[top:bottom, left:right])), -2)
-        # (less the 2 pixels the 5x5 spread reaches past the photo's edge)
-        inner = (top + inside[0], top + inside[1], left + inside[2], left + inside[3])
-        if worth_a_candidate(inner, gray.shape) and inner != boxes.get("trimmed"):
-            boxes["inner"] = inner
-    return boxes
+        top, bottom, left, right = _scaled(
+            _grown(inner, 1), gray.shape[0] / small.shape[0], gray.shape
+        )
+        edges = trim_box(gray[top:bottom, left:right])
+        inner = (top + edges[0], top + edges[1], left + edges[2], left + edges[3])
+        if worth_a_candidate(inner, gray.shape) and inner != trimmed:
+            found["inner"] = _crop(rgb, inner)
+    bands = caption_bands(gray)
+    if bands:
+        found["uncaptioned"] = fill_bands(rgb, bands)
+        cells = grid_band(bands[0], gray.shape[0]) if len(bands) == 1 else None
+        if cells is not None:
+            found["uncaptioned_wide"] = fill_bands(rgb, [grid_rows(cells, gray.shape[0])])
+    return found
+
+
+def _crop(rgb: np.ndarray, box: Box) -> np.ndarray:
+    top, bottom, left, right = box
+    return rgb[top:bottom, left:right]
 
 
 def pdq_variants(rgb: np.ndarray) -> list[Variant]:
     """Every candidate of an RGB image, its own hash (`original`) first; candidates
     under `MIN_QUALITY` are left out, except the original."""
     found = dihedral(rgb, "whole")
-    for region, (top, bottom, left, right) in regions(rgb).items():
-        found.extend(dihedral(rgb[top:bottom, left:right], region))
+    for name, picture in views(rgb).items():
+        found.extend(dihedral(picture, name))
     return [found[0], *(v for v in found[1:] if v.quality >= MIN_QUALITY)]
 
 
@@ -252,19 +389,18 @@ def exact_variants(rgb: np.ndarray, names: Iterable[str]) -> list[Variant]:
     on average (the reference's box filter is not symmetric); turning the pixels back
     gives the original's own pixels for a lossless mirror or rotation. Each costs a full
     pdq, so this is the second look for candidates that came close, not the first."""
-    boxes: dict[str, Box] | None = None
+    derived: dict[str, np.ndarray] | None = None
     found = []
     for name in names:
-        region, _, orientation = name.rpartition(":")
+        view, _, orientation = name.rpartition(":")
         if orientation not in UNDO:
             continue
         picture = rgb
-        if region:
-            boxes = regions(rgb) if boxes is None else boxes
-            if region not in boxes:
+        if view:
+            derived = views(rgb) if derived is None else derived
+            if view not in derived:
                 continue
-            top, bottom, left, right = boxes[region]
-            picture = rgb[top:bottom, left:right]
+            picture = derived[view]
         bits, quality = pdqhash.compute(np.ascontiguousarray(UNDO[orientation](picture)))
         found.append(Variant(name, PerceptualSignalType.bits_to_code(bits), int(quality)))
     return found
@@ -277,7 +413,7 @@ CROP_GRID = {0.97: 3, 0.95: 4, 0.925: 5, 0.9: 6, 0.875: 7, 0.85: 8}
 #: Parts are hashed on a copy of the picture this large: as close to the upload's hash as
 #: at full size (measured on crops, bands and rotations), for a sixth of the time.
 PARTS_SIDE = 512
-#: The height of the caption bands banked (a band of text over the top or bottom).
+#: The height of the strip cut off the top or bottom (a caption band cropped away).
 BAND_SHARE = 0.15
 #: Small rotations banked, in degrees (the corners filled black, as editors do); pdq
 #: moves by tens of bits between whole degrees on a detailed picture.
@@ -287,10 +423,11 @@ SMALL_ROTATIONS = tuple(float(d) for d in range(-6, 7) if d)
 def bank_parts(rgb: np.ndarray) -> list[Variant]:
     """The parts an original banked from media is stored with: crops on a grid
     (`crop90:2.5`: 90% of each side kept, grid row 2, column 5; steps of 2.5% from 97%
-    to 85%), the picture with a
-    caption band over its top or bottom in black and white, or cut off (`band:top:white`,
-    `cut:top`), and small rotations (`rotated:+2`). Weak parts (quality under
-    MIN_QUALITY) and repeats are left out."""
+    to 85%), the picture with a strip cut off its top or bottom (`cut:top`), with a band
+    of it filled in as `fill_bands` fills a caption (`uncaptioned:3-6`: from 15% to 30%
+    of the height; an upload's `uncaptioned_wide` candidate fills its caption on the same
+    grid, so the two agree but for the upload's own edits), and small rotations
+    (`rotated:+2`). Weak parts (quality under MIN_QUALITY) and repeats are left out."""
     rgb = shrink(rgb, PARTS_SIDE)
     height, width = rgb.shape[:2]
     pictures: dict[str, np.ndarray] = {}
@@ -305,10 +442,11 @@ def bank_parts(rgb: np.ndarray) -> list[Variant]:
     band = max(1, round(height * BAND_SHARE))
     for side, rows in (("top", slice(0, band)), ("bottom", slice(height - band, height))):
         pictures[f"cut:{side}"] = np.delete(rgb, rows, axis=0)
-        for colour, value in (("black", 0), ("white", 255)):
-            covered = rgb.copy()
-            covered[rows] = value
-            pictures[f"band:{side}:{colour}"] = covered
+    cells = round(1 / BAND_CELL)
+    for span in BAND_CELLS:
+        for first in range(cells - span + 1):
+            filled = fill_bands(rgb, [grid_rows((first, first + span), height)])
+            pictures[f"uncaptioned:{first}-{first + span}"] = filled
     for degrees in SMALL_ROTATIONS:
         matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
         pictures[f"rotated:{degrees:+.0f}"] = cv2.warpAffine(rgb, matrix, (width, height))

@@ -15,9 +15,11 @@ from matcher.variants import (
     ORIENTATIONS,
     Variant,
     bank_parts,
+    caption_bands,
     inner_box,
     pdq_variants,
     trim_box,
+    views,
 )
 
 
@@ -139,8 +141,7 @@ def test_an_image_banked_from_media_has_parts_for_crops_bands_and_rotations() ->
     names = [p.name for p in parts]
     assert len(names) == len(set(names)) and len({p.code for p in parts}) == len(parts)
     assert all(p.quality >= MIN_QUALITY for p in parts)
-    assert {"cut:top", "cut:bottom", "rotated:+6"} <= set(names)
-    assert any(name.startswith("band:") for name in names)
+    assert {"cut:top", "cut:bottom", "uncaptioned:0-3", "rotated:+6"} <= set(names)
     height, width = ORIGINAL.shape[:2]
     # Crops off the grid: 7% and 13% of each side, off centre.
     for share, top_share, left_share in ((0.07, 0.2, 0.7), (0.13, 0.9, 0.35)):
@@ -150,14 +151,65 @@ def test_an_image_banked_from_media_has_parts_for_crops_bands_and_rotations() ->
         name, bits = closest_part(cropped, parts)
         assert name.startswith("crop") and bits <= 31
         assert distance(reference(cropped), reference(ORIGINAL)) > 31  # plain pdq misses it
-    # A band painted over the bottom (big text in it moves pdq further: the benchmark
-    # measures captions).
-    banded = ORIGINAL.copy()
-    banded[height * 85 // 100 :] = 0
-    assert closest_part(banded, parts)[1] <= 31
-    assert distance(reference(banded), reference(ORIGINAL)) > 31
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 4.0, 1.0)
     assert closest_part(cv2.warpAffine(ORIGINAL, matrix, (width, height)), parts)[1] <= 31
+
+
+def captioned(rgb: np.ndarray, top: int, bottom: int, colour: int) -> np.ndarray:
+    out = rgb.copy()
+    out[top:bottom] = colour
+    scale = (bottom - top) / 40
+    cv2.putText(out, "when you see it", (30, top + (bottom - top) * 7 // 10),
+                cv2.FONT_HERSHEY_SIMPLEX, scale, (255 - colour,) * 3, 2)  # fmt: skip
+    return jpeg(out)
+
+
+def jpeg(rgb: np.ndarray) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", np.ascontiguousarray(rgb), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR))
+
+
+@pytest.mark.parametrize(
+    ("top", "bottom", "colour"), [(0, 72, 255), (400, 480, 0), (190, 262, 255)]
+)
+def test_a_caption_band_is_found_and_filled_in(top: int, bottom: int, colour: int) -> None:
+    upload = captioned(ORIGINAL, top, bottom, colour)
+    gray = cv2.cvtColor(upload, cv2.COLOR_RGB2GRAY)
+    ((start, end),) = caption_bands(gray)
+    assert top - 4 <= start <= top and bottom <= end <= bottom + 4
+    filled = views(upload)["uncaptioned"]
+    assert (filled[:start] == upload[:start]).all() and (filled[end:] == upload[end:]).all()
+    # Each filled row is a blend of the rows around the band: no trace of the text is left.
+    around = upload[[max(0, start - 1), min(len(upload) - 1, end)]].astype(int)
+    band = filled[start:end].astype(int)
+    assert (band >= around.min(axis=0) - 1).all() and (band <= around.max(axis=0) + 1).all()
+    original = reference(ORIGINAL)
+    assert distance(reference(filled), original) < distance(reference(upload), original)
+    # Widened to the grid, it agrees with a part of the original banked from media.
+    wide = next(v for v in pdq_variants(upload) if v.name == "uncaptioned_wide:original")
+    code, part = wide.code, closest_part_code(wide.code, bank_parts(ORIGINAL))
+    assert part.name.startswith("uncaptioned:") and distance(code, part.code) <= 16
+
+
+def closest_part_code(code: bytes, parts: list[Variant]) -> Variant:
+    return min(parts, key=lambda p: distance(p.code, code))
+
+
+def test_a_picture_without_a_band_or_a_canvas_has_no_such_candidates() -> None:
+    assert caption_bands(cv2.cvtColor(ORIGINAL, cv2.COLOR_RGB2GRAY)) == []
+    assert inner_box(cv2.cvtColor(ORIGINAL, cv2.COLOR_RGB2GRAY)) is None
+    assert views(ORIGINAL) == {}
+
+
+def test_a_photo_with_its_own_flat_stretch_is_not_cut_in_its_canvas() -> None:
+    photo = ORIGINAL.copy()
+    photo[200:230] = (20, 20, 20)  # a dark band of the photo's own, across its width
+    canvas = np.full((700, 800, 3), 250, np.uint8)
+    canvas[:60] = (200, 40, 40)
+    canvas[110:590, 80:720] = photo
+    cv2.putText(canvas, "12 comments", (20, 650), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
+    assert inner_box(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY)) == (110, 590, 80, 720)
 
 
 def test_unrelated_pictures_are_far_from_every_part() -> None:
