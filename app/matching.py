@@ -36,6 +36,7 @@ class Query:
     degenerate: bool
     variant: str | None = None  # a query-side candidate of an upload (see matcher.variants)
     frames: VideoHash | None = None  # a video's frames (vpdq)
+    detailed: bool | None = None  # a picture hashwall hashed: see matcher.variants.detail
 
 
 #: Why a degenerate hash is refused at ingest.
@@ -54,6 +55,7 @@ def parse_signal(registry: Registry, signal: Signal) -> Query:
         signal_type.is_degenerate(code, signal.quality),
         signal.variant,
         signal_type.parse_frames(signal.value) if signal_type.sequence else None,
+        signal.detailed,
     )
 
 
@@ -88,6 +90,12 @@ def picture_quality(hashes: Sequence[Signal] | Sequence[Query]) -> int | None:
     return next((h.quality for h in hashes if h.signal_type == "pdq" and not h.variant), None)
 
 
+def picture_detailed(hashes: Sequence[Signal] | Sequence[Query]) -> bool | None:
+    """Whether a picture hashwall hashed has the detail its extra candidates and the
+    parts it matches need (see `matcher.variants.detail`); None when not known."""
+    return next((h.detailed for h in hashes if h.signal_type == "pdq" and not h.variant), None)
+
+
 def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list[Verdict]:
     """One verdict per subject (a submitted hash, or all the hashes of one file).
 
@@ -98,8 +106,10 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
     found: list[list[Candidate]] = [[] for _ in subjects]
     pending: dict[str, list[tuple[int, Query]]] = defaultdict(list)
     qualities: list[int | None] = []
+    detailed: list[bool | None] = []
     for position, subject in enumerate(subjects):
         qualities.append(picture_quality(subject))
+        detailed.append(picture_detailed(subject))
         for query in subject:
             if query.frames is not None:
                 radius = search_radius(banks.values(), query.signal_type)
@@ -120,7 +130,13 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
         for (position, query), candidates in zip(entries, results, strict=True):
             quality = query.quality if query.quality is not None else qualities[position]
             found[position].extend(
-                replace(c, query_quality=quality, variant=query.variant) for c in candidates
+                replace(
+                    c,
+                    query_quality=quality,
+                    variant=query.variant,
+                    query_detailed=detailed[position],
+                )
+                for c in candidates
             )
     verdicts = []
     for subject, candidates in zip(subjects, found, strict=True):

@@ -10,12 +10,14 @@ The rules, in order:
 5. ...except that a match within an enabled allow bank's `match` distance overrides it
    all to `allow`: allow banks list known false positives.
 6. A hash from an unconfirmed feed causes `review` at most until a moderator confirms it.
-7. An upload's extra candidates (mirrored, rotated, trimmed, found inside a canvas; see
-   `matcher/variants.py`), and the parts of an image banked from media (its crops,
-   caption bands and small rotations), count only when the candidate (or part) has
-   quality 50 or more and the stored hash is not known to be weaker, and only within the
-   `match` distance: never in the review band. Each is one more chance of a false match;
-   this keeps their share small (benchmarks/RESULTS.md, "Variants"). A part blocks only
+7. An upload's extra candidates (mirrored, rotated, trimmed, found inside a canvas,
+   caption filled in; see `matcher/variants.py`), and the parts of an image banked from
+   media (its crops, caption bands and small rotations), count only when the candidate
+   (or part) has quality 50 or more, the upload is not known to be flat (a drawing of a
+   few shapes, whose hashes collide with other drawings'), and the stored hash is not
+   known to be weaker, and only within the `match` distance: never in the review band.
+   Each is one more chance of a false match; this keeps their share small
+   (benchmarks/RESULTS.md, "Variants"). A part blocks only
    within PART_BLOCK_DISTANCE; further out, within `match`, it asks for review.
 8. A video (vpdq) matches a banked video when enough of its frames match: at least
    `query_share` percent of the query's frames, or `target_share` percent of the banked
@@ -157,6 +159,9 @@ class Candidate:
     frames: FramePairs | None = None
     #: Set when a part of an image banked from media (`crop90:2.5`, ...) was found.
     part: str | None = None
+    #: False when the upload hashwall hashed is too flat for extra candidates and parts
+    #: (`matcher.variants.detail`); None when not known (a submitted hash).
+    query_detailed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,11 +350,13 @@ def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> 
 
 
 def _strong_pair(candidate: Candidate) -> bool:
-    """Rule 7's gate on an extra candidate: it is strong, and the stored hash is not known
-    to be weak (feeds rarely send a quality)."""
+    """Rule 7's gate on an extra candidate or a part: the query is strong and not known
+    to be flat, and the stored hash is not known to be weak (feeds rarely send a
+    quality)."""
     return (
         candidate.query_quality is not None
         and not _is_low_quality(candidate.query_quality)
+        and candidate.query_detailed is not False
         and not _is_low_quality(candidate.stored_quality)
     )
 

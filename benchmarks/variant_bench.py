@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.matching import picture_quality, with_second_look
+from app.matching import picture_detailed, picture_quality, with_second_look
 from app.policy import (
     DEFAULT_THRESHOLDS,
     MIN_BLOCK_QUALITY,
@@ -54,7 +54,7 @@ from benchmarks.threshold_bench import LIMITS, gamma, grey, jpeg, noisy, referen
 from matcher.decode import decode_image
 from matcher.media import hash_file, second_look
 from matcher.signals import Signal, default_registry
-from matcher.variants import MIN_QUALITY, Variant, bank_parts
+from matcher.variants import MIN_DETAIL, MIN_QUALITY, Variant, bank_parts, is_detailed
 
 REGISTRY = default_registry()
 BANK = BankPolicy(1, "bench", Action.BLOCK, True)
@@ -160,8 +160,11 @@ TRANSFORMS: dict[str, Transform] = {
 
 
 def picture(path: Path) -> str:
-    """A wallpaper's picture, whatever its light or dark version."""
-    return re.sub(r"[-_](d|l|dark|light|day|night|morning|evening)$", "", path.stem.lower())
+    """What a photo shows: a wallpaper whatever its light or dark version, a scene
+    whatever the frame of its sequence or the eye of its stereo pair (opencv-doc's
+    basketball1 and basketball2, aloeL and aloeR, left01 to left14 of one chessboard)."""
+    stem = re.sub(r"[-_](d|l|dark|light|day|night|morning|evening)$", "", path.stem.lower())
+    return re.sub(r"(\d+|[-_]?[lr])$", "", stem)
 
 
 def code(signal: Signal) -> np.ndarray:
@@ -173,8 +176,9 @@ def distance(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def parts_of(rgb: np.ndarray, quality: int) -> list[Variant]:
-    """What a bank filled from media stores besides an original's own hash."""
-    return bank_parts(rgb) if quality >= MIN_QUALITY else NO_PARTS
+    """What a bank filled from media stores besides an original's own hash (as
+    `matcher.media.hash_file` decides)."""
+    return bank_parts(rgb) if quality >= MIN_QUALITY and is_detailed(rgb) else NO_PARTS
 
 
 def judged(
@@ -200,6 +204,7 @@ def first_verdict(
     candidates = []
     part_codes = np.array([np.frombuffer(p.code, np.uint8) for p in parts]).reshape(-1, 32)
     match = DEFAULT_THRESHOLDS["pdq"].match
+    detailed = picture_detailed(signals)
     for signal in signals:
         if signal.signal_type not in bank:
             continue
@@ -207,7 +212,15 @@ def first_verdict(
         if d <= DEFAULT_THRESHOLDS[signal.signal_type].review:
             candidates.append(
                 Candidate(
-                    0, 1, signal.signal_type, d, quality, True, signal.quality, signal.variant
+                    0,
+                    1,
+                    signal.signal_type,
+                    d,
+                    quality,
+                    True,
+                    signal.quality,
+                    signal.variant,
+                    query_detailed=detailed,
                 )
             )
         if signal.signal_type == "pdq" and len(parts):
@@ -215,14 +228,17 @@ def first_verdict(
             for k in np.flatnonzero(near <= match).tolist():
                 candidates.append(
                     Candidate(0, 1, "pdq", int(near[k]), parts[k].quality, True,
-                              signal.quality, signal.variant, part=parts[k].name)
+                              signal.quality, signal.variant, part=parts[k].name,
+                              query_detailed=detailed)
                 )  # fmt: skip
     return decide(candidates, {1: BANK})
 
 
 def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
-                qualities: list[int], parts: list[list[Variant]]
+                qualities: list[int], parts: list[list[Variant]], counted: list[bool]
                 ) -> tuple[list[list[object]], float]:  # fmt: skip
+    """Recall per transform over the `counted` originals (strong and detailed), and
+    hashwall's on the rest."""
     rows = []
     started = time.perf_counter()
     uploads = 0
@@ -231,7 +247,7 @@ def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
             key: [0, 0]
             for key in ("pdq31", "pdq47", "phash", "hw_block", "hw_any", "media_block", "media_any")
         }
-        low = [0, 0]  # hashwall on originals of quality under 50: found, blocked by a candidate
+        low = [0, 0]  # hashwall on the other originals: found, blocked by a candidate
         strong = 0
         for number, (image, ref, quality, banked_parts) in enumerate(
             zip(originals, refs, qualities, parts, strict=True)
@@ -242,7 +258,7 @@ def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
             own = {s.signal_type: code(s) for s in signals if s.variant is None}
             verdict = judged(data, signals, ref, quality)
             action = verdict.action
-            if quality < MIN_BLOCK_QUALITY:
+            if not counted[number]:
                 low[0] += action is not Action.ALLOW
                 low[1] += action is Action.BLOCK and verdict.matches[0].variant is not None
                 continue
@@ -305,6 +321,7 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
     for i, data in enumerate(images):
         signals = hash_file(data, REGISTRY, LIMITS, variants=True)
         own_quality = picture_quality(signals)
+        detailed = picture_detailed(signals)
         strong_upload = (own_quality or 0) >= MIN_BLOCK_QUALITY
         others = np.array([distinct(i, j) for j in range(n)])
         pairs[0] += int((others & strong_bank).sum()) if strong_upload else 0
@@ -322,7 +339,8 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                         near_parts.setdefault(j, []).append(
                             Candidate(j, 1, "pdq", int(d), part.quality, True,
                                       signal.quality if signal.quality is not None
-                                      else own_quality, signal.variant, part=part.name)
+                                      else own_quality, signal.variant, part=part.name,
+                                      query_detailed=detailed)
                         )  # fmt: skip
             if signal.signal_type not in banks:
                 continue
@@ -348,6 +366,7 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                         True,
                         signal.quality if signal.quality is not None else own_quality,
                         signal.variant,
+                        query_detailed=detailed,
                     )
                 )
         for j in near.keys() | near_parts.keys():
@@ -380,6 +399,7 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                             True,
                             s.quality,
                             s.variant,
+                            query_detailed=detailed,
                         )
                         for s in exact
                     ],
@@ -440,12 +460,17 @@ def main() -> None:
         originals.append(resized(rgb, min(1.0, 1600 / max(rgb.shape[:2]))))
         refs.append(ref)
         qualities.append(quality)
-    strong = sum(q >= MIN_BLOCK_QUALITY for q in qualities)
+    # Photos, as the gate on extra candidates and parts sees them: strong and not flat.
+    counted = [
+        q >= MIN_BLOCK_QUALITY and is_detailed(im)
+        for q, im in zip(qualities, originals, strict=True)
+    ]
+    strong, flat = sum(counted), sum(q >= MIN_BLOCK_QUALITY for q in qualities) - sum(counted)
     with Pool(2) as pool:
         started = time.perf_counter()
         parts = pool.starmap(parts_of, zip(originals, qualities, strict=True))
         per_original = (time.perf_counter() - started) / len(originals)
-    rows, per_upload = recall_rows(originals, refs, qualities, parts)
+    rows, per_upload = recall_rows(originals, refs, qualities, parts, counted)
 
     images = [jpeg(im) for im in originals]
     groups = [f"photo {picture(path)}" for path in photos]
@@ -485,16 +510,20 @@ def main() -> None:
 
     report = (
         "## Variants: recall on what uploaders do, and false matches\n\n"
-        f"{len(photos)} real photos ({strong} of pdq quality >= {MIN_BLOCK_QUALITY}), "
+        f"{len(photos)} real photos ({strong} of pdq quality >= {MIN_BLOCK_QUALITY} and not "
+        f"flat, {flat} of that quality but flat: gradients and drawings with under "
+        f"{MIN_DETAIL:.0%} of their area textured, which get no extra candidates or parts), "
         "each transformed and uploaded through hashwall's media path; the bank holds the "
         "reference pdq (full resolution) and pHash of each original, as a hash-sharing feed "
-        "sends it. Recall counts `block` or `review` under the default policy, over originals "
-        f"of quality >= {MIN_BLOCK_QUALITY}; the last column is hashwall on the weaker "
-        "originals (never a block from an extra candidate). Crops keep the stated share of "
-        "each side at a random position; captions sit at the top, the bottom or anywhere; "
+        "sends it. Recall counts `block` or `review` under the default policy, over the "
+        f"originals of quality >= {MIN_BLOCK_QUALITY} and not flat; the last column is "
+        "hashwall on the others, with the copies an extra candidate blocked (a flat "
+        "original's stored hash says nothing of its flatness). Crops keep the "
+        "stated share of each side at a random position; captions sit at the top, the "
+        "bottom or anywhere; "
         f"hashing an upload with its candidates and judging it took {per_upload * 1000:.0f} ms "
         "on average. "
-        "The media bank also holds the parts of each original of quality >= 50 "
+        "The media bank also holds the parts of each original of quality >= 50 and not flat "
         f"(`bank_parts`: {np.mean([len(p) for p in parts if p]):.0f} an image on average, "
         f"{per_original * 1000:.0f} ms an original with two processes).\n\n"
         + table(
@@ -507,7 +536,7 @@ def main() -> None:
                 "hashwall block or review",
                 "hashwall, media bank: block",
                 "media bank: block or review",
-                "hashwall, quality < 50",
+                "hashwall, quality < 50 or flat",
             ],
             rows,
         )

@@ -8,7 +8,7 @@ from dataclasses import replace
 from matcher.decode import Limits, decode_image
 from matcher.pdq import PDQ_MAX_SIDE
 from matcher.signals import Media, Registry, Signal
-from matcher.variants import MIN_QUALITY, bank_parts, exact_variants
+from matcher.variants import MIN_QUALITY, bank_parts, exact_variants, is_detailed
 from matcher.video import hash_video, hash_video_orientations, sniff_video
 
 
@@ -22,7 +22,8 @@ def hash_file(
     """Decode `data` as a video or an image and return one signal per applicable type,
     then, with `variants`, the query-side candidates (mirrored, trimmed, ...) of each type.
     With `parts` (a file going into a bank), an image's pdq signal carries the parts of
-    the picture (crops, caption bands, small rotations; see `matcher.variants.bank_parts`).
+    the picture (crops, caption bands, small rotations; see `matcher.variants.bank_parts`)
+    when it has the quality and detail they need.
 
     The bytes, pixels and frames live only in this call's memory and are dropped on return.
     """
@@ -34,8 +35,8 @@ def hash_file(
             s for group in every for s in group if s.variant is not None
         ]
     signals = [s for t in registry if (s := t.hash_media(media)) is not None]
-    if parts and media.rgb is not None:
-        # A weak picture's parts would be weak too, and collide as it does.
+    if parts and media.rgb is not None and is_detailed(media.rgb):
+        # A weak or flat picture's parts would be weak or flat too, and collide as it does.
         signals = [
             replace(s, parts=tuple(bank_parts(media.rgb)))
             if s.signal_type == "pdq" and (s.quality or 0) >= MIN_QUALITY

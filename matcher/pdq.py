@@ -19,7 +19,7 @@ import pdqhash
 
 from matcher.decode import shrink
 from matcher.signals import Media, PerceptualSignalType, Signal
-from matcher.variants import pdq_variants
+from matcher.variants import is_detailed, pdq_variants
 
 #: Longest side an image is shrunk to before PDQ; chosen in benchmarks/hash_bench.py.
 #: Decoding shrinks uploads to this size too, so pdq and phash share one working image.
@@ -54,13 +54,16 @@ class PDQ(PerceptualSignalType):
         return Signal(self.name, self.format(code), quality)
 
     def hash_variants(self, media: Media) -> list[Signal]:
-        """The file's own pdq, then its dihedral orientations, the trimmed picture and
-        the picture found inside a canvas (see `matcher.variants`). The reference computes
-        the own hash and its orientations from one DCT, so this costs what `hash_media`
-        does when the picture has no borders or frame."""
+        """The file's own pdq, then, for a picture with detail enough, its candidates:
+        dihedral orientations, the trimmed picture, the picture found inside a canvas, the
+        picture with caption bands filled in (see `matcher.variants`). The reference
+        computes the own hash and its orientations from one DCT, so this costs little more
+        than `hash_media` when the picture has no borders, frame or caption."""
         if media.rgb is None:
             return []
-        own, *extra = pdq_variants(shrink(media.rgb, PDQ_MAX_SIDE))
-        return [Signal(self.name, self.format(own.code), own.quality)] + [
+        rgb = shrink(media.rgb, PDQ_MAX_SIDE)
+        detailed = is_detailed(rgb)
+        own, *extra = pdq_variants(rgb, candidates=detailed)
+        return [Signal(self.name, self.format(own.code), own.quality, detailed=detailed)] + [
             Signal(self.name, self.format(v.code), v.quality, v.name) for v in extra
         ]

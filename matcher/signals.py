@@ -46,6 +46,9 @@ class Signal:
     variant: str | None = None
     #: For an image banked from media: its bank-side parts (see `matcher.variants`).
     parts: tuple[Variant, ...] = ()
+    #: For a picture hashwall hashed itself: whether it has the detail extra candidates
+    #: and parts need (`matcher.variants.is_detailed`); None for a submitted hash.
+    detailed: bool | None = None
 
 
 class SignalType(ABC):

@@ -81,6 +81,11 @@ BAND_CELL = 0.05
 BAND_CELLS = range(2, 7)
 #: A region must leave out at least this share of the picture to be worth a candidate.
 MIN_REMOVED_SHARE = 0.04
+#: The least share of a picture that is not flat for it to have extra candidates and
+#: parts: pdq rates a flat drawing's few sharp edges as highly as a photo, and simple
+#: shapes (circles, rounded boxes, cylinders) collide across unrelated drawings. Camera
+#: photos measure 0.5 to 0.9; flat clip art 0.05 to 0.35 (`benchmarks/variant_bench.py`).
+MIN_DETAIL = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +303,22 @@ def grid_rows(cells: tuple[int, int], height: int) -> tuple[int, int]:
     return round(cells[0] * BAND_CELL * height), round(cells[1] * BAND_CELL * height)
 
 
+def detail(rgb: np.ndarray) -> float:
+    """The share of a picture that is not flat: where the grey values spread by more
+    than 4 over 5x5 pixels of a copy at most `ANALYSIS_SIDE` pixels wide, as sensor noise
+    and texture do everywhere in a photo and a flat drawing does only along its edges."""
+    small = shrink(rgb, ANALYSIS_SIDE)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) if small.ndim == 3 else small
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
+    spread = cv2.dilate(gray, kernel).astype(np.int16) - cv2.erode(gray, kernel)
+    return float((spread > 4).mean())
+
+
+def is_detailed(rgb: np.ndarray) -> bool:
+    """Whether a picture has enough detail for extra candidates and parts."""
+    return detail(rgb) >= MIN_DETAIL
+
+
 def worth_a_candidate(box: Box, shape: tuple[int, ...]) -> bool:
     """Whether a region of a picture is worth hashing as a candidate: big enough to be
     the picture, small enough to differ from the whole."""
@@ -359,10 +380,13 @@ def _crop(rgb: np.ndarray, box: Box) -> np.ndarray:
     return rgb[top:bottom, left:right]
 
 
-def pdq_variants(rgb: np.ndarray) -> list[Variant]:
+def pdq_variants(rgb: np.ndarray, candidates: bool = True) -> list[Variant]:
     """Every candidate of an RGB image, its own hash (`original`) first; candidates
-    under `MIN_QUALITY` are left out, except the original."""
+    under `MIN_QUALITY` are left out, except the original. Without `candidates` (a
+    picture that is not `is_detailed`), the original only."""
     found = dihedral(rgb, "whole")
+    if not candidates:
+        return found[:1]
     for name, picture in views(rgb).items():
         found.extend(dihedral(picture, name))
     return [found[0], *(v for v in found[1:] if v.quality >= MIN_QUALITY)]

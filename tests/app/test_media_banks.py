@@ -114,3 +114,21 @@ def test_parts_load_from_the_database_and_from_a_snapshot(
     assert found(restarted) == found(fresh)
     restarted.remove("pdq", [c.hash_id for c in restarted.search("pdq", query, 47, 31)[0]])
     assert found(restarted) == []
+
+
+def test_a_flat_drawing_is_banked_without_parts_and_matches_by_its_own_hash_only(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    drawing = np.zeros((400, 500, 3), np.uint8)
+    cv2.circle(drawing, (150, 180), 120, (250, 250, 250), -1)
+    cv2.rectangle(drawing, (300, 60), (470, 330), (40, 90, 200), -1)
+    make_bank(client, keys["all"], "own", "block")
+    body = upload(client, keys["banks:write"], "/v1/banks/own/media", drawing)
+    pdq = next(h for h in body["files"][0]["hashes"] if h["signal_type"] == "pdq")
+    assert pdq["quality"] >= 50 and not pdq["parts"]
+    same, mirrored = verdicts(
+        client, keys["match:details"], drawing, np.ascontiguousarray(drawing[:, ::-1])
+    )
+    assert same["verdict"] == "block"
+    # A photo's mirror would match by its mirrored candidate; a flat drawing has none.
+    assert mirrored["verdict"] == "allow"

@@ -117,6 +117,19 @@ def test_parts_of_images_banked_from_media_block_only_close() -> None:
     assert decide([part(5), own], BANKS).matches[0].part is None
 
 
+def test_a_flat_upload_matches_by_its_own_hash_only() -> None:
+    """A drawing of a few shapes: pdq rates its sharp edges as highly as a photo's, so its
+    quality lets it through, but its extra candidates and parts collide too often."""
+    flat = {"query_detailed": False}
+    own = Candidate(1, BLOCK.id, "pdq", 10, 90, True, 90, **flat)  # type: ignore[arg-type]
+    assert decide([own], BANKS).action is Action.BLOCK
+    mirrored = replace(own, variant="mirrored")
+    assert decide([mirrored], BANKS) is NO_MATCH
+    assert decide([replace(own, part="crop90:1.2")], BANKS) is NO_MATCH
+    # Not known (a submitted hash, not media hashwall saw): the quality decides.
+    assert decide([replace(mirrored, query_detailed=None)], BANKS).action is Action.BLOCK
+
+
 def test_unconfirmed_hashes_never_block() -> None:
     unconfirmed = Candidate(1, BLOCK.id, "pdq", 0, 90, False, 90)
     verdict = decide([unconfirmed], BANKS)

@@ -9,13 +9,17 @@ import pdqhash
 import pytest
 
 from app.demo import sample_image
-from matcher.signals import PerceptualSignalType
+from matcher.decode import Limits
+from matcher.media import hash_file
+from matcher.signals import Media, PerceptualSignalType, Signal, default_registry
 from matcher.variants import (
+    MIN_DETAIL,
     MIN_QUALITY,
     ORIENTATIONS,
     Variant,
     bank_parts,
     caption_bands,
+    detail,
     inner_box,
     pdq_variants,
     trim_box,
@@ -210,6 +214,32 @@ def test_a_photo_with_its_own_flat_stretch_is_not_cut_in_its_canvas() -> None:
     canvas[110:590, 80:720] = photo
     cv2.putText(canvas, "12 comments", (20, 650), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)
     assert inner_box(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY)) == (110, 590, 80, 720)
+
+
+def shapes() -> np.ndarray:
+    """A drawing of a few flat shapes, which pdq rates at quality 100 all the same."""
+    drawing = np.zeros((400, 400, 3), np.uint8)
+    cv2.circle(drawing, (200, 200), 150, (250, 250, 250), -1)
+    cv2.rectangle(drawing, (60, 300), (340, 360), (40, 90, 200), -1)
+    return drawing
+
+
+def test_a_flat_drawing_has_no_extra_candidates_or_parts() -> None:
+    drawing = shapes()
+    assert pdqhash.compute(drawing)[1] >= MIN_QUALITY
+    assert detail(drawing) < MIN_DETAIL <= detail(ORIGINAL)
+    hashes = default_registry().get("pdq").hash_variants(Media(b"", drawing))
+    assert [(s.variant, s.detailed) for s in hashes] == [(None, False)]
+    own, *candidates = default_registry().get("pdq").hash_variants(Media(b"", ORIGINAL))
+    assert own.detailed and candidates
+
+    def banked(rgb: np.ndarray) -> list[Signal]:
+        ok, png = cv2.imencode(".png", rgb)
+        assert ok
+        return hash_file(png.tobytes(), default_registry(), Limits(), parts=True)
+
+    assert all(not s.parts for s in banked(drawing))
+    assert any(s.parts for s in banked(ORIGINAL))
 
 
 def test_unrelated_pictures_are_far_from_every_part() -> None:
