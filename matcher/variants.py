@@ -7,7 +7,8 @@ robustness comes from the query side: for each upload, besides its own hash,
 
 - the eight dihedral orientations (rotations by 90 degrees, mirrors), which the
   reference pdq derives from one DCT at no extra cost;
-- the picture with uniform borders trimmed (padding, letterbox and pillarbox bars);
+- the picture with uniform borders trimmed (padding, letterbox and pillarbox bars), and
+  with opposite bars made equal when the trim ate into a dark or light edge of it;
 - the photo inside a canvas (a screenshot of an app or a web page, a meme frame), found
   by cutting the canvas along its uniform rows and columns;
 - the picture with caption bands filled in from the rows around them, which brings a
@@ -170,6 +171,28 @@ def _longest_run(content: np.ndarray) -> tuple[int, int]:
         return 0, 0
     longest = int(np.argmax(ends - starts))
     return int(starts[longest]), int(ends[longest])
+
+
+def centred_box(gray: np.ndarray, trimmed: Box) -> Box | None:
+    """The trimmed box with opposite bars of one colour made as narrow as the narrower
+    of the two, or None when they already are: letterboxing and square-fit apps centre
+    the picture, and a picture whose own edge is as dark (or light) as the bar loses
+    rows to the trim on that side only."""
+    top, bottom, left, right = trimmed
+    height, width = gray.shape
+    values = gray.astype(np.float32)
+
+    def same_colour(a: np.ndarray, b: np.ndarray) -> bool:
+        return bool(abs(float(np.median(a)) - float(np.median(b))) <= CANVAS_TOLERANCE)
+
+    if min(top, height - bottom) > 0 and same_colour(values[0], values[-1]):
+        bar = min(top, height - bottom)
+        top, bottom = bar, height - bar
+    if min(left, width - right) > 0 and same_colour(values[:, 0], values[:, -1]):
+        bar = min(left, width - right)
+        left, right = bar, width - bar
+    centred = (top, bottom, left, right)
+    return None if centred == trimmed else centred
 
 
 def inner_box(gray: np.ndarray) -> Box | None:
@@ -346,7 +369,8 @@ def _scaled(box: Box, factor: float, shape: tuple[int, ...]) -> Box:
 
 def views(rgb: np.ndarray) -> dict[str, np.ndarray]:
     """The pictures candidates are hashed from, each when it differs enough from the
-    upload: `trimmed` (uniform borders removed), `inner` (the photo in a canvas),
+    upload: `trimmed` (uniform borders removed), `centred` (the trimmed box with opposite
+    bars made equal, when they were not), `inner` (the photo in a canvas),
     `uncaptioned` (caption bands filled in) and `uncaptioned_wide` (a single band widened
     to the grid of the bank's `uncaptioned` parts)."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
@@ -355,6 +379,9 @@ def views(rgb: np.ndarray) -> dict[str, np.ndarray]:
     trimmed = trim_box(gray)
     if worth_a_candidate(trimmed, gray.shape):
         found["trimmed"] = _crop(rgb, trimmed)
+        centred = centred_box(gray, trimmed)
+        if centred is not None and worth_a_candidate(centred, gray.shape):
+            found["centred"] = _crop(rgb, centred)
     small = shrink(gray, ANALYSIS_SIDE)
     inner = inner_box(small)
     if inner is not None and worth_a_candidate(inner, small.shape):

@@ -19,6 +19,7 @@ from matcher.variants import (
     Variant,
     bank_parts,
     caption_bands,
+    centred_box,
     detail,
     inner_box,
     pdq_variants,
@@ -79,6 +80,26 @@ def test_padding_and_letterbox_are_trimmed() -> None:
     assert best(boxed, original)[1] <= 16
     mirrored_padded = np.ascontiguousarray(padded[:, ::-1])
     assert best(mirrored_padded, original)[0] == "trimmed:mirrored"
+
+
+def test_a_letterboxed_picture_with_a_dark_edge_is_centred() -> None:
+    """The trim eats the picture's own black rows along with the bar below them; the
+    letterbox centred the picture, so the bars were equal."""
+    dark_edged = ORIGINAL.copy()
+    dark_edged[-60:] = 0
+    original = reference(dark_edged)
+    boxed = cv2.copyMakeBorder(dark_edged, 200, 200, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    gray = cv2.cvtColor(boxed, cv2.COLOR_RGB2GRAY)
+    trimmed = trim_box(gray)
+    assert trimmed == (200, 620, 0, 640)  # 60 rows of the picture lost with the bar
+    assert centred_box(gray, trimmed) == (200, 680, 0, 640)
+    name, bits = best(boxed, original)
+    assert name == "centred:original" and bits <= 8
+    # Bars of different colours are not a letterbox: nothing to centre.
+    padded = cv2.copyMakeBorder(dark_edged, 200, 0, 0, 0, cv2.BORDER_CONSTANT, value=(255,) * 3)
+    padded = cv2.copyMakeBorder(padded, 0, 200, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    gray = cv2.cvtColor(padded, cv2.COLOR_RGB2GRAY)
+    assert centred_box(gray, trim_box(gray)) is None
 
 
 def test_a_photo_inside_an_app_frame_is_found() -> None:
