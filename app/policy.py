@@ -15,9 +15,11 @@ The rules, in order:
    media (its crops, caption bands and small rotations), count only when the candidate
    (or part) has quality 50 or more, the upload is not known to be flat (a drawing of a
    few shapes, whose hashes collide with other drawings'), and the stored hash is not
-   known to be weaker, and only within the `match` distance: never in the review band.
-   Each is one more chance of a false match; this keeps their share small
-   (benchmarks/RESULTS.md, "Variants"). A part blocks only
+   known to be weaker. A derived orientation or a part counts only within the `match`
+   distance, never in the review band; a view in the upload's own orientation
+   (`trimmed:original`, `uncaptioned:original`), hashed on the upload's own pixels as its
+   own hash is, earns the review band too. Each is one more chance of a false match;
+   this keeps their share small (benchmarks/RESULTS.md, "Variants"). A part blocks only
    within PART_BLOCK_DISTANCE; further out, within `match`, it asks for review.
 8. A video (vpdq) matches a banked video when enough of its frames match: at least
    `query_share` percent of the query's frames, or `target_share` percent of the banked
@@ -232,7 +234,7 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
     if candidate.signal_type in SECONDARY_SIGNALS and _is_low_quality(query_quality):
         return None  # Rule 9: on a flat picture phash says nothing.
     if (candidate.variant is not None or candidate.part is not None) and (
-        not _strong_pair(candidate) or candidate.distance > limits.match
+        not _strong_pair(candidate) or candidate.distance > _reach(candidate, limits)
     ):
         return None  # Rule 7.
     if candidate.distance <= limits.match:
@@ -280,15 +282,12 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
             if _worth_a_second_look(candidate, bank):
                 near[candidate.variant or ""] = None
             continue
-        # A stored hash found by several candidates of one upload counts once, by the
-        # upload's own hash if it found it, else by the closest candidate.
+        # A stored hash found by several candidates of one upload counts once: by the
+        # strictest action any of them earned, then by the upload's own hash if it found
+        # it, its own picture before a part, the closest.
         key = (match.hash_id, match.bank, match.signal_type)
         held = best.get(key)
-        if held is None or (match.variant is None, match.part is None, -match.distance) > (
-            held.variant is None,
-            held.part is None,
-            -held.distance,
-        ):
+        if held is None or _weight(match) > _weight(held):
             best[key] = match
     matches = list(best.values())
     if not matches:
@@ -305,6 +304,10 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
     )
     deciding = matches[0]
     return Verdict(deciding.action, deciding.reason, tuple(matches), tuple(near))
+
+
+def _weight(match: Match) -> tuple[int, bool, bool, int]:
+    return (match.action.severity, match.variant is None, match.part is None, -match.distance)
 
 
 def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> Match | None:
@@ -347,6 +350,15 @@ def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> 
         candidate.variant,
         found,
     )
+
+
+def _reach(candidate: Candidate, limits: Thresholds) -> int:
+    """How far an extra candidate or a part counts (rule 7): a view of the upload in its
+    own orientation (`trimmed:original`, `uncaptioned:original`, ...) is hashed by the
+    reference on the upload's own pixels, as its own hash is, and earns the same review
+    band; a derived orientation or a part, the match distance only."""
+    view = candidate.part is None and (candidate.variant or "").endswith(":original")
+    return limits.review if view else limits.match
 
 
 def _strong_pair(candidate: Candidate) -> bool:

@@ -18,9 +18,9 @@ each in eight orientations.
 
 Every extra candidate is one more chance of a false match, so the policy treats them
 more strictly than the upload's own hash (see `app/policy.py`): only candidates of
-quality at least 50 are searched, and they count only within the bank's match distance,
-never its review band. The regions are found on a small grey copy of the picture; the
-hashes are computed on the working image.
+quality at least 50 are searched, and derived orientations count only within the bank's
+match distance, never its review band. The regions are found on a small grey copy of the
+picture; the hashes are computed on the working image.
 
 A bank filled from media (a platform's own confirmed content) holds the picture itself
 for a moment, so it can store more than one hash: `bank_parts` hashes the crops, caption

@@ -72,7 +72,7 @@ def test_low_quality_caps_at_review() -> None:
     assert decide([md5], BANKS).action is Action.BLOCK
 
 
-def test_extra_candidates_count_only_when_strong_and_within_the_match_distance() -> None:
+def test_extra_candidates_count_only_when_strong_and_within_their_reach() -> None:
     def variant(distance: int, quality: int = 90, stored: int | None = 90) -> Candidate:
         return Candidate(1, BLOCK.id, "pdq", distance, stored, True, quality, "mirrored")
 
@@ -87,6 +87,15 @@ def test_extra_candidates_count_only_when_strong_and_within_the_match_distance()
     assert decide([variant(0, stored=49)], BANKS) is NO_MATCH
     # Feeds rarely send a quality: an unknown one does not hold a candidate back.
     assert decide([variant(0, stored=None)], BANKS).action is Action.BLOCK
+    # A view in the upload's own orientation is hashed on its own pixels, as the upload's
+    # hash is: it earns the review band (a derived orientation gets a second look).
+    view = replace(variant(40), variant="uncaptioned:original")
+    assert (decide([view], BANKS).action, decide([view], BANKS).reason) == (
+        Action.REVIEW,
+        Reason.NEAR_MATCH,
+    )
+    assert decide([replace(view, distance=48)], BANKS) is NO_MATCH
+    assert decide([replace(view, query_quality=49)], BANKS) is NO_MATCH
     # One stored hash found by the upload's own hash and by a candidate counts once, by
     # the upload's own hash.
     own = Candidate(1, BLOCK.id, "pdq", 20, 90, True, 90)
@@ -115,6 +124,11 @@ def test_parts_of_images_banked_from_media_block_only_close() -> None:
     # The image's own hash explains a match before any of its parts.
     own = Candidate(1, BLOCK.id, "pdq", 30, 90, True, 90)
     assert decide([part(5), own], BANKS).matches[0].part is None
+    # ...but a part that blocks outweighs a view of the upload that earned only review
+    # on the same banked image.
+    view = Candidate(1, BLOCK.id, "pdq", 40, 80, True, 90, "uncaptioned:original")
+    verdict = decide([part(10, variant="uncaptioned_wide:original"), view], BANKS)
+    assert (verdict.action, verdict.matches[0].part) == (Action.BLOCK, "crop90:1.2")
 
 
 def test_a_flat_upload_matches_by_its_own_hash_only() -> None:
