@@ -83,17 +83,24 @@ def with_second_look(signals: Sequence[Signal], exact: Sequence[Signal]) -> list
     return [s for s in signals if s.variant not in redone] + list(exact)
 
 
+def _own_pdq(hashes: Sequence[Signal] | Sequence[Query]) -> Signal | Query | None:
+    """A picture's own pdq hash among its hashes (not a candidate's), if it has one."""
+    return next((h for h in hashes if h.signal_type == "pdq" and not h.variant), None)
+
+
 def picture_quality(hashes: Sequence[Signal] | Sequence[Query]) -> int | None:
     """The pdq quality of a picture's own hash among its hashes, if it has one: how far
     its other perceptual hashes can be trusted (a flat picture's phash collides with
     countless others)."""
-    return next((h.quality for h in hashes if h.signal_type == "pdq" and not h.variant), None)
+    own = _own_pdq(hashes)
+    return own.quality if own is not None else None
 
 
 def picture_detailed(hashes: Sequence[Signal] | Sequence[Query]) -> bool | None:
     """Whether a picture hashwall hashed has the detail its extra candidates and the
     parts it matches need (see `matcher.variants.detail`); None when not known."""
-    return next((h.detailed for h in hashes if h.signal_type == "pdq" and not h.variant), None)
+    own = _own_pdq(hashes)
+    return own.detailed if own is not None else None
 
 
 def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list[Verdict]:
@@ -105,11 +112,8 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
     banks = live.banks
     found: list[list[Candidate]] = [[] for _ in subjects]
     pending: dict[str, list[tuple[int, Query]]] = defaultdict(list)
-    qualities: list[int | None] = []
-    detailed: list[bool | None] = []
+    owns = [_own_pdq(subject) for subject in subjects]
     for position, subject in enumerate(subjects):
-        qualities.append(picture_quality(subject))
-        detailed.append(picture_detailed(subject))
         for query in subject:
             if query.frames is not None:
                 radius = search_radius(banks.values(), query.signal_type)
@@ -128,13 +132,14 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
             signal_type, [query.code for _, query in entries], radius, parts_radius(banks.values())
         )
         for (position, query), candidates in zip(entries, results, strict=True):
-            quality = query.quality if query.quality is not None else qualities[position]
+            own = owns[position]
+            quality = query.quality if query.quality is not None or own is None else own.quality
             found[position].extend(
                 replace(
                     c,
                     query_quality=quality,
                     variant=query.variant,
-                    query_detailed=detailed[position],
+                    query_detailed=own.detailed if own is not None else None,
                 )
                 for c in candidates
             )

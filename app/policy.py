@@ -357,8 +357,14 @@ def _reach(candidate: Candidate, limits: Thresholds) -> int:
     own orientation (`trimmed:original`, `uncaptioned:original`, ...) is hashed by the
     reference on the upload's own pixels, as its own hash is, and earns the same review
     band; a derived orientation or a part, the match distance only."""
-    view = candidate.part is None and (candidate.variant or "").endswith(":original")
+    view = candidate.part is None and _unturned(candidate.variant)
     return limits.review if view else limits.match
+
+
+def _unturned(variant: str | None) -> bool:
+    """Whether a candidate is a view of the upload in its own orientation (hashed on its
+    own pixels), not a derived one."""
+    return variant is not None and variant.endswith("original")
 
 
 def _strong_pair(candidate: Candidate) -> bool:
@@ -376,8 +382,7 @@ def _strong_pair(candidate: Candidate) -> bool:
 def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
     """A derived orientation of a strong upload within the review distance of a bank that
     could block: turned back exactly, it may come within the match distance."""
-    variant = candidate.variant
-    if variant is None or variant.endswith("original") or candidate.signal_type != "pdq":
+    if candidate.variant is None or _unturned(candidate.variant) or candidate.signal_type != "pdq":
         return False
     limits = bank.thresholds_for(candidate.signal_type)
     return (

@@ -111,8 +111,13 @@ def dihedral(rgb: np.ndarray, region: str = "whole") -> list[Variant]:
     ]
 
 
+def _share_near(line: np.ndarray, colour: float, tolerance: float = BORDER_TOLERANCE) -> float:
+    """The share of a line's pixels within `tolerance` grey levels of `colour`."""
+    return float(np.mean(np.abs(np.asarray(line, dtype=np.float32) - colour) <= tolerance))
+
+
 def _line_is_border(line: np.ndarray, colour: float, tolerance: float) -> bool:
-    return bool(np.mean(np.abs(line - colour) <= tolerance) >= BORDER_COVER)
+    return _share_near(line, colour, tolerance) >= BORDER_COVER
 
 
 def trim_box(gray: np.ndarray, tolerance: float = BORDER_TOLERANCE) -> Box:
@@ -155,12 +160,13 @@ def trim_box(gray: np.ndarray, tolerance: float = BORDER_TOLERANCE) -> Box:
     return top, bottom, left, right
 
 
-def _uniform_lines(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each row (axis 1) or column (axis 0) of a grey image: whether it is one colour
-    (as `_line_is_border` judges), and its median colour."""
+def _line_shares(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each row (axis 1) or column (axis 0) of a grey image (float): the share of its
+    pixels within `BORDER_TOLERANCE` of its median colour, and that colour. A line of a
+    border is one colour (`BORDER_COVER`); a caption band's, over `BAND_COVER`."""
     colours = np.median(values, axis=axis)
     spread = np.abs(values - np.expand_dims(colours, axis))
-    return (spread <= BORDER_TOLERANCE).mean(axis=axis) >= BORDER_COVER, colours
+    return (spread <= BORDER_TOLERANCE).mean(axis=axis), colours
 
 
 def _longest_run(content: np.ndarray) -> tuple[int, int]:
@@ -180,15 +186,14 @@ def centred_box(gray: np.ndarray, trimmed: Box) -> Box | None:
     rows to the trim on that side only."""
     top, bottom, left, right = trimmed
     height, width = gray.shape
-    values = gray.astype(np.float32)
 
     def same_colour(a: np.ndarray, b: np.ndarray) -> bool:
         return bool(abs(float(np.median(a)) - float(np.median(b))) <= CANVAS_TOLERANCE)
 
-    if min(top, height - bottom) > 0 and same_colour(values[0], values[-1]):
+    if min(top, height - bottom) > 0 and same_colour(gray[0], gray[-1]):
         bar = min(top, height - bottom)
         top, bottom = bar, height - bar
-    if min(left, width - right) > 0 and same_colour(values[:, 0], values[:, -1]):
+    if min(left, width - right) > 0 and same_colour(gray[:, 0], gray[:, -1]):
         bar = min(left, width - right)
         left, right = bar, width - bar
     centred = (top, bottom, left, right)
@@ -209,17 +214,17 @@ def inner_box(gray: np.ndarray) -> Box | None:
     values = gray.astype(np.float32)
     canvas = []
     for axis in (1, 0):
-        uniform, colours = _uniform_lines(values, axis)
-        canvas += [float(colours[i]) for i in (0, -1) if uniform[i]]
+        shares, colours = _line_shares(values, axis)
+        canvas += [float(colours[i]) for i in (0, -1) if shares[i] >= BORDER_COVER]
     if not canvas:
         return None
     box = (0, gray.shape[0], 0, gray.shape[1])
     while True:
         top, bottom, left, right = box
         for axis in (1, 0):
-            uniform, colours = _uniform_lines(values[top:bottom, left:right], axis)
+            shares, colours = _line_shares(values[top:bottom, left:right], axis)
             near_canvas = np.abs(colours[:, None] - np.array(canvas)) <= CANVAS_TOLERANCE
-            start, end = _longest_run(~(uniform & near_canvas.any(axis=1)))
+            start, end = _longest_run(~((shares >= BORDER_COVER) & near_canvas.any(axis=1)))
             if end <= start:
                 return None
             if axis == 1:
@@ -242,8 +247,7 @@ def caption_bands(gray: np.ndarray) -> list[tuple[int, int]]:
     """
     small = shrink(gray, ANALYSIS_SIDE).astype(np.float32)
     height = small.shape[0]
-    colours = np.median(small, axis=1)
-    cover = (np.abs(small - colours[:, None]) <= BORDER_TOLERANCE).mean(axis=1)
+    cover, colours = _line_shares(small, 1)
     runs: list[tuple[int, int, float]] = []  # start, end, colour
     row = 0
     while row < height:
@@ -267,7 +271,6 @@ def caption_bands(gray: np.ndarray) -> list[tuple[int, int]]:
         else:
             runs.append((row, end, float(colour)))
         row = end
-    full = gray.astype(np.float32)
     factor = gray.shape[0] / height
     bands = []
     for first, last, colour in runs:
@@ -277,7 +280,7 @@ def caption_bands(gray: np.ndarray) -> list[tuple[int, int]]:
             and (covers >= BORDER_COVER).any()  # flat margins
             and (covers < 0.9).any()  # and text
         ):
-            bands.append(_settled(full, int(first * factor), ceil(last * factor), colour))
+            bands.append(_settled(gray, int(first * factor), ceil(last * factor), colour))
     return bands
 
 
@@ -287,7 +290,7 @@ def _settled(gray: np.ndarray, top: int, bottom: int, colour: float) -> tuple[in
     height = gray.shape[0]
 
     def in_band(row: int) -> bool:
-        return bool((np.abs(gray[row] - colour) <= BORDER_TOLERANCE).mean() >= BAND_COVER)
+        return _share_near(gray[row], colour) >= BAND_COVER
 
     bottom = min(bottom, height)
     while top > 0 and in_band(top - 1):
