@@ -13,8 +13,10 @@ The rules, in order:
 7. An upload's extra candidates (mirrored, rotated, trimmed, found inside a canvas,
    caption filled in; see `matcher/variants.py`), and the parts of an image banked from
    media (its crops, caption bands and small rotations), count only when the candidate
-   (or part) has quality 50 or more, the upload is not known to be flat (a drawing of a
-   few shapes, whose hashes collide with other drawings'), and the stored hash is not
+   (or part) has quality 50 or more (40 for the whole upload's other orientations,
+   which carry its own quality: re-encoding and blur lower it by a few points; under 50
+   rule 3 still holds them to review), the upload is not known to be flat (a drawing of
+   a few shapes, whose hashes collide with other drawings'), and the stored hash is not
    known to be weaker. A derived orientation or a part counts only within the `match`
    distance, never in the review band; a view in the upload's own orientation
    (`trimmed:original`, `uncaptioned:original`), hashed on the upload's own pixels as its
@@ -62,9 +64,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from matcher.variants import MIN_TURNED_QUALITY
 from matcher.video_match import FramePairs, VideoMatch, compare
 
-POLICY_VERSION = "2026.11.8"
+POLICY_VERSION = "2026.11.9"
 #: Signals that collide too often to block on their own (rule 9).
 SECONDARY_SIGNALS = frozenset({"phash"})
 #: pdq hashes under this quality never cause an automatic block.
@@ -368,12 +371,15 @@ def _unturned(variant: str | None) -> bool:
 
 
 def _strong_pair(candidate: Candidate) -> bool:
-    """Rule 7's gate on an extra candidate or a part: the query is strong and not known
-    to be flat, and the stored hash is not known to be weak (feeds rarely send a
-    quality)."""
+    """Rule 7's gate on an extra candidate or a part: the query is strong (a whole
+    picture's orientation, nearly so) and not known to be flat, and the stored hash is not
+    known to be weak (feeds rarely send a quality)."""
+    variant = candidate.variant
+    turned = candidate.part is None and variant is not None and ":" not in variant
+    floor = MIN_TURNED_QUALITY if turned else MIN_BLOCK_QUALITY
     return (
         candidate.query_quality is not None
-        and not _is_low_quality(candidate.query_quality)
+        and candidate.query_quality >= floor
         and candidate.query_detailed is not False
         and not _is_low_quality(candidate.stored_quality)
     )
@@ -389,5 +395,6 @@ def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
         bank.enabled
         and bank.action is not Action.ALLOW
         and _strong_pair(candidate)
+        and not _is_low_quality(candidate.query_quality)
         and limits.match < candidate.distance <= limits.review
     )

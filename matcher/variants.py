@@ -57,6 +57,12 @@ ORIENTATIONS = (
 )
 #: Candidates weaker than this are not searched (flat images collide with each other).
 MIN_QUALITY = 50
+#: ...except the whole picture's orientations, which carry the upload's own quality: a
+#: copy of a strong original re-encoded, resized or blurred often rates a few points
+#: lower (p99 of the drop here: 6 for a resize to 25%, 10 for a blur), and its mirror
+#: should not vanish for that. Under `MIN_QUALITY` they ask for review at most (policy
+#: rules 3 and 7).
+MIN_TURNED_QUALITY = 40
 #: Regions are looked for on a grey copy this large.
 ANALYSIS_SIDE = 384
 #: A trimmed or inner region smaller than this share of the picture is not a candidate.
@@ -412,14 +418,15 @@ def _crop(rgb: np.ndarray, box: Box) -> np.ndarray:
 
 def pdq_variants(rgb: np.ndarray, candidates: bool = True) -> list[Variant]:
     """Every candidate of an RGB image, its own hash (`original`) first; candidates
-    under `MIN_QUALITY` are left out, except the original. Without `candidates` (a
-    picture that is not `is_detailed`), the original only."""
+    under `MIN_QUALITY` are left out, except the original and the whole picture's other
+    orientations down to `MIN_TURNED_QUALITY`. Without `candidates` (a picture that is
+    not `is_detailed`), the original only."""
     found = dihedral(rgb, "whole")
     if not candidates:
         return found[:1]
-    for name, picture in views(rgb).items():
-        found.extend(dihedral(picture, name))
-    return [found[0], *(v for v in found[1:] if v.quality >= MIN_QUALITY)]
+    turned = [v for v in found[1:] if v.quality >= MIN_TURNED_QUALITY]
+    views_found = [v for name, picture in views(rgb).items() for v in dihedral(picture, name)]
+    return [found[0], *turned, *(v for v in views_found if v.quality >= MIN_QUALITY)]
 
 
 #: How to undo what the uploader did, for each orientation.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from app.policy import (
+    MIN_TURNED_QUALITY,
     NO_MATCH,
     PART_BLOCK_DISTANCE,
     Action,
@@ -83,8 +84,16 @@ def test_extra_candidates_count_only_when_strong_and_within_their_reach() -> Non
     near = decide([variant(32)], BANKS)
     assert (near.action, near.matches, near.near_variants) == (Action.ALLOW, (), ("mirrored",))
     assert decide([variant(48)], BANKS) is NO_MATCH
-    assert decide([variant(0, quality=49)], BANKS) is NO_MATCH
     assert decide([variant(0, stored=49)], BANKS) is NO_MATCH
+    # The whole upload's orientations carry its own quality: a copy re-encoded a few
+    # points under 50 still counts, for review only, and no second look (it could not
+    # block); far weaker, not at all.
+    weak = decide([variant(31, quality=45)], BANKS)
+    assert (weak.action, weak.reason, weak.near_variants) == (Action.REVIEW, Reason.LOW_QUALITY, ())
+    assert decide([variant(32, quality=45)], BANKS) is NO_MATCH
+    assert decide([variant(0, quality=MIN_TURNED_QUALITY - 1)], BANKS) is NO_MATCH
+    # A view's orientations are derived pictures: they need a strong upload.
+    assert decide([replace(variant(0, quality=49), variant="trimmed:mirrored")], BANKS) is NO_MATCH
     # Feeds rarely send a quality: an unknown one does not hold a candidate back.
     assert decide([variant(0, stored=None)], BANKS).action is Action.BLOCK
     # A view in the upload's own orientation is hashed on its own pixels, as the upload's
