@@ -35,6 +35,13 @@ class WideMIH(ProbingMIH):
         super().__init__(code_bytes, radius, tables=code_bytes * 8 // 21, **options)
 
 
+class NarrowMIH(ProbingMIH):
+    """Substrings of 5-6 bits: a whole table fits one word of the presence bitmap."""
+
+    def __init__(self, code_bytes: int, radius: int | None = None, **options: object) -> None:
+        super().__init__(code_bytes, radius, tables=code_bytes * 8 // 5, **options)
+
+
 class BackgroundMIH(MIHIndex):
     """MIH merging in a background thread while the test goes on adding and searching."""
 
@@ -42,7 +49,7 @@ class BackgroundMIH(MIHIndex):
         super().__init__(code_bytes, radius, **({"min_tail": 16} | options))  # type: ignore[arg-type]
 
 
-PERCEPTUAL_BACKENDS = [FlatIndex, MIHIndex, ProbingMIH, WideMIH, BackgroundMIH]
+PERCEPTUAL_BACKENDS = [FlatIndex, MIHIndex, ProbingMIH, WideMIH, NarrowMIH, BackgroundMIH]
 
 
 def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
