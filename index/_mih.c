@@ -126,15 +126,17 @@ typedef struct {
 
 CLONES static void check_candidate(Search *q, uint32_t slot) {
     const uint8_t *code = q->codes + (size_t)slot * q->code_bytes;
+    /* Most candidates fail on distance: test it first, then whether an earlier table
+     * found the hit too, and the alive flag last, so that theirs is never fetched. */
+    int d = distance(code, q->query, q->code_bytes);
+    if (d > q->radius) return;
     for (int j = 0; j < q->t; j++) {
         const Table *e = &q->tables[j];
         if (q->reach[j] >= 0 &&
             __builtin_popcount(substring(code, e->start, e->width) ^ q->qsub[j]) <= q->reach[j])
             return; /* an earlier table found it */
     }
-    int d = distance(code, q->query, q->code_bytes);
-    /* Alive last: most candidates fail on distance, so their flag is never fetched. */
-    if (d <= q->radius && q->alive[slot]) emit(q->out, (int32_t)slot, d);
+    if (q->alive[slot]) emit(q->out, (int32_t)slot, d);
 }
 
 static inline void push_candidate(Search *q, uint32_t slot) {

@@ -120,6 +120,17 @@ def choose_layout(n: int, bits: int, radius: int) -> Layout:
 
 
 @dataclass(frozen=True, slots=True)
+class View:
+    """What a search reads: the built part and the tail's filled slots. Writers publish a
+    new one under the write lock; a search takes it with one attribute read, no lock."""
+
+    part: Part
+    tail_codes: np.ndarray
+    tail_alive: np.ndarray
+    tail_ids: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
 class Part:
     """The built part of the index: codes, their ids, alive flags and substring tables."""
 
@@ -222,6 +233,7 @@ class MIHIndex:
         self._tail_ids = np.zeros(0, dtype=np.int64)
         self._tail_alive = np.zeros(0, dtype=np.uint8)
         self._tail_size = 0
+        self._view = View(self._part, self._tail_codes, self._tail_alive, self._tail_ids)
         self._live = 0
         self._slot_of = np.full(0, NO_SLOT, dtype=np.int32)  # by id
         self._lock = RWLock()
@@ -311,6 +323,7 @@ class MIHIndex:
             self._slot_of = grow_to_fit(self._slot_of, ids, NO_SLOT)
             self._slot_of[ids] = np.arange(start, end, dtype=np.int32) + self._part.size
             self._tail_size, self._live = end, self._live + len(ids)
+            self._publish()
             total = self._part.size + end
             merge = not self._merging and end > max(self.min_tail, int(total * TAIL_SHARE))
             self._merging = self._merging or merge
@@ -356,9 +369,17 @@ class MIHIndex:
                 self._tail_size = len(self._tail_ids)
                 self._part = new
                 self._point_slots()
+                self._publish()
         finally:
             with self._lock.write():
                 self._merging = False
+
+    def _publish(self) -> None:
+        """Make the current part and tail what searches see (write lock held)."""
+        size = self._tail_size
+        self._view = View(
+            self._part, self._tail_codes[:size], self._tail_alive[:size], self._tail_ids[:size]
+        )
 
     def _point_slots(self) -> None:
         """Map every live id to its slot (caller holds the write lock)."""
@@ -391,20 +412,19 @@ class MIHIndex:
 
     def search(self, codes: np.ndarray, radius: int) -> list[Hits]:
         codes = check_queries(codes, self.code_bytes, radius)
-        with self._lock.read():
-            part, tail_size = self._part, self._tail_size
-            tail = (self._tail_codes[:tail_size], self._tail_alive[:tail_size])
-            tail_ids = self._tail_ids[:tail_size]
-        # The captured arrays stay valid without the lock: slots are only ever appended,
-        # merges build new arrays, and a removal racing with this search is a byte store.
+        # The view's arrays stay valid however the index changes: slots are only ever
+        # appended, merges build new arrays, and a removal racing with this search is a
+        # byte store.
+        view = self._view
+        part = view.part
         use_tables = self._use_tables(part, radius)
         tables = part.tables if use_tables else []
         layout = part.table_layout if use_tables else part.table_layout[:0]
 
         def run(chunk: np.ndarray) -> tuple[bytes, bytes, bytes]:
             return _mih.search(
-                part.codes, part.alive, tables, layout, *tail, chunk,
-                self.code_bytes, radius, use_tables,
+                part.codes, part.alive, tables, layout, view.tail_codes, view.tail_alive,
+                chunk, self.code_bytes, radius, use_tables,
             )  # fmt: skip
 
         chunks = max(1, min(self.threads, len(codes) // MIN_CHUNK))
@@ -415,14 +435,25 @@ class MIHIndex:
             lims = np.frombuffer(lims_b, dtype=np.int64).tolist()
             slots = np.frombuffer(slots_b, dtype=np.int32)
             dists = np.frombuffer(dists_b, dtype=np.int32)
-            if len(slots):
-                ids = np.empty(len(slots), dtype=np.int64)
-                in_part = slots < part.size
-                ids[in_part] = part.ids[slots[in_part]]
-                ids[~in_part] = tail_ids[slots[~in_part] - part.size]
+            ids = self._ids_of(view, slots)
             for lo, hi in pairwise(lims):
-                results.append(sort_hits(ids[lo:hi], dists[lo:hi]) if hi > lo else NO_HITS)
+                if hi - lo > 1:
+                    results.append(sort_hits(ids[lo:hi], dists[lo:hi]))
+                else:
+                    results.append(Hits(ids[lo:hi], dists[lo:hi]) if hi > lo else NO_HITS)
         return results
+
+    @staticmethod
+    def _ids_of(view: View, slots: np.ndarray) -> np.ndarray:
+        """The ids of a search's hits, by slot (int64)."""
+        part = view.part
+        if not len(view.tail_ids):
+            return part.ids[slots].astype(np.int64)
+        ids = np.empty(len(slots), dtype=np.int64)
+        in_part = slots < part.size
+        ids[in_part] = part.ids[slots[in_part]]
+        ids[~in_part] = view.tail_ids[slots[~in_part] - part.size]
+        return ids
 
     def __len__(self) -> int:
         return self._live
@@ -491,6 +522,7 @@ class MIHIndex:
         index._tail_ids = np.array(arrays["tail_ids"])
         index._tail_alive = np.array(arrays["tail_alive"])
         index._tail_size = len(index._tail_ids)
+        index._publish()
         with index._lock.write():
             index._point_slots()
         return index
