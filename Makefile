@@ -10,7 +10,7 @@ PORT ?= 8000
 .PHONY: install serve test lint bench-setup bench bench-smoke clean
 SMOKE_RESULTS ?= /tmp/hashwall-bench-smoke.md
 
-$(BIN)/hashwall: pyproject.toml setup.py index/_mih.c
+$(BIN)/hashwall: pyproject.toml setup.py index/_mih.c matcher/_pdq.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

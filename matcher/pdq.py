@@ -1,4 +1,5 @@
-"""PDQ, Meta's 256-bit perceptual hash, computed with the reference implementation.
+"""PDQ, Meta's 256-bit perceptual hash, bit-identical to the reference implementation
+(`matcher.pdq_kernel`).
 
 Banks hold PDQ hashes computed on the victim's device by the reference code at full
 resolution, so a query hash must stay within a few bits of what the reference gives on
@@ -15,9 +16,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import pdqhash
 
 from matcher.decode import shrink
+from matcher.pdq_kernel import pdq_code
 from matcher.signals import Media, PerceptualSignalType, Signal
 from matcher.variants import is_detailed, pdq_variants
 
@@ -30,8 +31,7 @@ def pdq_from_rgb(rgb: np.ndarray, max_side: int | None = PDQ_MAX_SIDE) -> tuple[
     """Return (32-byte code, quality 0-100) for an RGB uint8 image."""
     if max_side is not None:
         rgb = shrink(rgb, max_side)
-    bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
-    return PerceptualSignalType.bits_to_code(bits), int(quality)
+    return pdq_code(rgb)
 
 
 class PDQ(PerceptualSignalType):

@@ -38,10 +38,9 @@ from math import ceil, floor
 
 import cv2
 import numpy as np
-import pdqhash
 
 from matcher.decode import shrink
-from matcher.signals import PerceptualSignalType
+from matcher.pdq_kernel import pdq_code, pdq_dihedral
 
 #: The reference pdq's dihedral order, each named by what the uploader did to the
 #: original that this candidate undoes.
@@ -109,11 +108,11 @@ Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
 
 def dihedral(rgb: np.ndarray, region: str = "whole") -> list[Variant]:
     """The eight orientations of a picture (or of a region of it), from one DCT."""
-    hashes, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb))
+    codes, quality = pdq_dihedral(rgb)
     prefix = "" if region == "whole" else f"{region}:"
     return [
-        Variant(f"{prefix}{orientation}", PerceptualSignalType.bits_to_code(bits), int(quality))
-        for orientation, bits in zip(ORIENTATIONS, hashes, strict=True)
+        Variant(f"{prefix}{orientation}", code, quality)
+        for orientation, code in zip(ORIENTATIONS, codes, strict=True)
     ]
 
 
@@ -462,8 +461,8 @@ def exact_variants(rgb: np.ndarray, names: Iterable[str]) -> list[Variant]:
             if view not in derived:
                 continue
             picture = derived[view]
-        bits, quality = pdqhash.compute(np.ascontiguousarray(UNDO[orientation](picture)))
-        found.append(Variant(name, PerceptualSignalType.bits_to_code(bits), int(quality)))
+        code, quality = pdq_code(UNDO[orientation](picture))
+        found.append(Variant(name, code, quality))
     return found
 
 
@@ -513,9 +512,8 @@ def bank_parts(rgb: np.ndarray) -> list[Variant]:
         pictures[f"rotated:{degrees:+.0f}"] = cv2.warpAffine(rgb, matrix, (width, height))
     parts, seen = [], set()
     for name, picture in pictures.items():
-        bits, quality = pdqhash.compute(np.ascontiguousarray(picture))
-        code = PerceptualSignalType.bits_to_code(bits)
+        code, quality = pdq_code(picture)
         if quality >= MIN_QUALITY and code not in seen:
             seen.add(code)
-            parts.append(Variant(name, code, int(quality)))
+            parts.append(Variant(name, code, quality))
     return parts

@@ -23,11 +23,10 @@ from dataclasses import dataclass, replace
 import av
 import cv2
 import numpy as np
-import pdqhash
 
 from matcher.decode import Limits, check_size
 from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
-from matcher.signals import PerceptualSignalType
+from matcher.pdq_kernel import pdq_code
 from matcher.variants import Box, Variant, dihedral, trim_box, worth_a_candidate
 
 #: Longest side a sampled frame is shrunk to before pdq: about 5 bits (at most 12) from
@@ -168,8 +167,8 @@ def _bars(rgb: np.ndarray) -> Box | None:
 
 
 def _plain(frame: av.VideoFrame) -> list[Variant]:
-    bits, quality = pdqhash.compute(frame_rgb(frame))
-    return [Variant("original", PerceptualSignalType.bits_to_code(bits), int(quality))]
+    code, quality = pdq_code(frame_rgb(frame))
+    return [Variant("original", code, quality)]
 
 
 def _open(data: bytes, limits: Limits) -> av.container.InputContainer:
