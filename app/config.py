@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     hash_processes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=0,
-        description="Worker processes that hash media (pdqhash holds the GIL); 0: threads.",
+        description="Worker processes that hash media (candidates cost Python work); 0: threads.",
     )
     index_backend: Literal["mih", "flat"] = Field(
         default="mih",

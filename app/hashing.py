@@ -1,7 +1,9 @@
 """Hashing uploads off the event loop: in worker processes, or in threads.
 
-pdqhash holds the GIL while it runs (about 14 ms for a 1024x768 image), so threads
-cannot hash two images at once; worker processes can, one per core. The bytes reach a
+The pdq kernel and OpenCV release the GIL, but an upload's candidates also cost Python
+work (finding borders, canvases and caption bands: several ms of a 1024x768 upload's
+16), so threads would queue behind one another; worker processes hash in parallel, one
+per core. The bytes reach a
 worker through a pipe, in memory: nothing is written to disk. `processes=0` hashes in
 the server's own threads (no extra processes, for small deployments and most tests).
 """
