@@ -320,6 +320,8 @@ def main() -> None:
     section = f"api_bench_{db.lower()}_{args.index_backend}_{review}"
     if args.workers > 1:
         section += f"_w{args.workers}"
+    if args.bank_size != 1_000_000:
+        section += f"_n{args.bank_size}"
     write_section(section, report, args.results)
 
 

@@ -435,6 +435,9 @@ class MIHIndex:
         outputs = list(pool.map(run, np.array_split(codes, chunks))) if pool else [run(codes)]
         results = []
         for lims_b, slots_b, dists_b in outputs:
+            if not slots_b:  # most lookups match nothing
+                results.extend([NO_HITS] * (len(lims_b) // 8 - 1))
+                continue
             lims = np.frombuffer(lims_b, dtype=np.int64).tolist()
             slots = np.frombuffer(slots_b, dtype=np.int32)
             dists = np.frombuffer(dists_b, dtype=np.int32)
