@@ -1,6 +1,6 @@
 # hashwall: slim, non-root, healthy when /healthz answers.
 FROM python:3.11-slim AS build
-# A C compiler for the multi-index hashing kernels (index/_mih.c); not in the final image.
+# A C compiler for the kernels (index/_mih.c, matcher/_pdq.c); not in the final image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
