@@ -134,13 +134,9 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
         for (position, query), candidates in zip(entries, results, strict=True):
             own = owns[position]
             quality = query.quality if query.quality is not None or own is None else own.quality
+            detailed = own.detailed if own is not None else None
             found[position].extend(
-                replace(
-                    c,
-                    query_quality=quality,
-                    variant=query.variant,
-                    query_detailed=own.detailed if own is not None else None,
-                )
+                replace(c, query_quality=quality, variant=query.variant, query_detailed=detailed)
                 for c in candidates
             )
     verdicts = []

@@ -370,12 +370,17 @@ def _unturned(variant: str | None) -> bool:
     return variant is not None and variant.endswith("original")
 
 
+def _whole_orientation(variant: str | None) -> bool:
+    """Whether a candidate is the whole upload turned (`mirrored`, `rotated_180`, ...),
+    not a view of it (`trimmed:mirrored`): views are named `view:orientation`."""
+    return variant is not None and ":" not in variant
+
+
 def _strong_pair(candidate: Candidate) -> bool:
     """Rule 7's gate on an extra candidate or a part: the query is strong (a whole
     picture's orientation, nearly so) and not known to be flat, and the stored hash is not
     known to be weak (feeds rarely send a quality)."""
-    variant = candidate.variant
-    turned = candidate.part is None and variant is not None and ":" not in variant
+    turned = candidate.part is None and _whole_orientation(candidate.variant)
     floor = MIN_TURNED_QUALITY if turned else MIN_BLOCK_QUALITY
     return (
         candidate.query_quality is not None

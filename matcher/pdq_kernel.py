@@ -17,8 +17,7 @@ CODE_BYTES = 32
 
 def pdq_code(rgb: np.ndarray) -> tuple[bytes, int]:
     """(32-byte code, quality 0-100) of an RGB uint8 picture: `pdqhash.compute`'s hash."""
-    code, quality = _pdq.hash(np.ascontiguousarray(rgb, dtype=np.uint8), False)
-    return code, quality
+    return _pdq.hash(np.ascontiguousarray(rgb, dtype=np.uint8), False)
 
 
 def pdq_dihedral(rgb: np.ndarray) -> tuple[list[bytes], int]:
