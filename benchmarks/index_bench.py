@@ -22,6 +22,8 @@ queries, p50 against p50).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import gc
 import re
 import sys
@@ -130,6 +132,16 @@ def threatexchange_installed() -> bool:
 def rss_mib() -> float:
     status = Path("/proc/self/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def settled_rss_mib() -> float:
+    """RSS once freed memory is handed back to the system (glibc keeps it until trimmed),
+    so a backend's growth is what it holds: not the previous backend's leftovers, nor the
+    garbage of its own build or of this harness."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_mib()
 
 
 def brute(codes: np.ndarray, query: np.ndarray, radius: int) -> set[int]:
@@ -244,12 +256,11 @@ def measure(
     recall_queries: int,
 ) -> tuple[object, dict[str, object]]:
     """Build a backend and time it at each radius."""
-    gc.collect()
-    before = rss_mib()
+    before = settled_rss_mib()
     start = time.perf_counter()
     backend = make()
     figures: dict[str, object] = {"build": time.perf_counter() - start}
-    figures["rss_mib"] = rss_mib() - before
+    figures["rss_mib"] = settled_rss_mib() - before
     for radius in radii:
         if not backend.supports(radius):  # type: ignore[attr-defined]
             continue
@@ -366,7 +377,8 @@ def main() -> None:
         f"{about}. {len(queries):,} queries; recall against brute force on "
         f"{args.recall_queries} of them. Single queries on one thread; batches of {BATCH} "
         "on both cores (faiss: two OpenMP threads; mih: its thread pool). Memory is the "
-        "growth of the process's RSS while building. The service searches at its widest "
+        "growth of the process's RSS from before the build to after it, each time once freed "
+        "memory is returned to the system. The service searches at its widest "
         "review distance (47 by default); 31 is the block distance and the only radius "
         "PDQIndex searches at.\n\n"
         + table(
@@ -387,8 +399,8 @@ def main() -> None:
     if snapshot:
         mih_bytes = int(results["hashwall mih"]["array_bytes"])  # type: ignore[call-overload]
         report += (
-            f"\n\nmih arrays (codes, ids, flags, tables, id map): {mih_bytes / len(codes):.1f} "
-            "bytes per hash (RSS growth also counts the build's transient copies)."
+            f"\n\nmih arrays (codes, ids, flags, tables): {mih_bytes / len(codes):.1f} "
+            "bytes per hash."
         )
         report += (
             f"\n\nmih snapshot: {snapshot['mib']:,.0f} MiB, saved in {snapshot['save']:.2f} s, "

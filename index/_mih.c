@@ -25,13 +25,17 @@
  * misses are in flight at once instead of one after another.
  *
  * Arguments are buffers (numpy arrays) passed from Python; the GIL is released while the
- * kernels run. The caller holds the index's read lock (search) or owns the arrays (build).
+ * kernels run. The caller keeps the arrays alive (a search holds a published view of them)
+ * or owns them (build).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define MAX_TABLES 64
 #define MAX_WIDTH 26
@@ -450,9 +454,25 @@ static PyObject *build(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* Return the allocator's free memory to the system. A merge frees as much as the index
+ * holds (the old part, the build's copies), much of it in blocks under the mmap threshold
+ * that glibc would otherwise keep, so the process's RSS would stay near the last merge's
+ * peak. */
+static PyObject *trim(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+#ifdef __GLIBC__
+    Py_BEGIN_ALLOW_THREADS
+    malloc_trim(0);
+    Py_END_ALLOW_THREADS
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"search", search, METH_VARARGS, "Radius search of a batch of queries over tables and tail."},
     {"build", build, METH_VARARGS, "Counting-sort slots by one substring."},
+    {"trim", trim, METH_NOARGS, "Return the allocator's free memory to the system."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -460,5 +480,18 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_mih", NULL, -1, met
 
 PyMODINIT_FUNC PyInit__mih(void) {
     fill_balls();
+#ifdef __GLIBC__
+    /* One malloc arena for every thread, so that trim (after each merge) can give back
+     * what a merge frees. Merges run in background and pool threads; glibc gives such
+     * threads arenas of their own, and never returns the free memory at the top of
+     * those (malloc_trim shrinks only the main heap from the top; the others shrink
+     * only when over a trim threshold glibc raises to 64 MiB once it has seen big blocks
+     * freed). Measured at 1M codes built in batches with background merges: RSS grew by
+     * 97-138 bytes a code over 95.5 of arrays, varying with how merges interleaved,
+     * against 97 every time with one arena. Small objects come from Python's own
+     * allocator, so the arena's lock is rarely contended: searches and media hashing
+     * measured unchanged. */
+    mallopt(M_ARENA_MAX, 1);
+#endif
     return PyModule_Create(&module);
 }

@@ -12,7 +12,10 @@ The index is a built part (tables over its slots) and an unindexed tail that tak
 codes and is scanned linearly. When the tail outgrows a small share of the index, a
 background thread merges both into a new built part, dropping removed codes, and swaps it
 in under the write lock: adds and removes never wait for a rebuild, and searches never see
-a half-built one. Removal clears an alive flag at once.
+a half-built one. Removal clears an alive flag at once; a built part keeps its codes in id
+order, so the slot of an id is found by binary search, without a map by id (4 bytes a
+code). Layouts are chosen within a memory budget (`MAX_BYTES_PER_CODE`), and each merge
+gives the memory it freed back to the system (`_mih.trim`).
 
 Snapshots are memory-mapped (`index/snapshot.py`): loading a 10M-code index is reading a
 header, not rebuilding tables.
@@ -35,7 +38,7 @@ import numpy as np
 
 import index._mih as _mih
 from index import snapshot
-from index.base import Hits, RWLock, check_batch, check_queries, grow_to_fit, sort_hits
+from index.base import Hits, RWLock, check_batch, check_queries, sort_hits
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,12 @@ MAX_WIDTH = 24
 MIN_WIDTH = 8
 #: Most codes per bucket of the offsets array (4 to 8 on average); see `_mih.c`.
 BUCKET_CODES = 8
+#: Layouts are chosen among those whose arrays (codes, ids, flags, tables) take at most
+#: this many bytes per code, when any does: a bank's size is bounded by memory first.
+#: Below 100, to leave room for the tail and the allocator. At 1M pdq codes it costs
+#: one substring more than the fastest layout at radius 31 (a 24-bit table's presence
+#: bitmap alone is 2 MiB); from a few million codes on, the fastest layout fits.
+MAX_BYTES_PER_CODE = 96
 #: The tail is merged into the built part once it holds this share of all slots.
 TAIL_SHARE = 1 / 64
 MIN_TAIL = 4096
@@ -113,13 +122,40 @@ class Layout:
             total += probes * probe_cost + probes * n / 2**width * CANDIDATE_COST
         return total
 
+    def nbytes(self, n: int, code_bytes: int) -> int:
+        """Bytes of the arrays of `n` codes built in this layout (see `Part.build`)."""
+        tables = sum(
+            4 * ((1 << (width - low_bits(n, width))) + 1 + n) + 8 * (((1 << width) + 63) // 64)
+            for width in self.widths
+        )
+        return n * (code_bytes + 4 + 1) + tables
+
+
+def slot_bits(n: int) -> int:
+    """Bits that hold a slot number of a part of `n` codes."""
+    return max(1, (n - 1).bit_length())
+
+
+def low_bits(n: int, width: int) -> int:
+    """Low bits of a substring kept in its table's entries, not in its buckets: as
+    many as leave about BUCKET_CODES codes per bucket and fit beside the slot."""
+    bucket_bits = min(
+        width, max(ceil(log2(max(1.0, n / BUCKET_CODES))), width + slot_bits(n) - 32, 0)
+    )
+    return width - bucket_bits
+
 
 def choose_layout(n: int, bits: int, radius: int) -> Layout:
-    """The cheapest layout for `n` codes searched at `radius`."""
+    """The cheapest layout for `n` codes searched at `radius`, among those within
+    MAX_BYTES_PER_CODE when any is."""
     fewest = max(1, -(-bits // MAX_WIDTH))
     most = max(fewest, min(64, bits // MIN_WIDTH))
     layouts = [Layout.split(bits, m) for m in range(fewest, most + 1)]
-    return min(layouts, key=lambda layout: layout.cost(max(n, 1), radius))
+    size = max(n, 1)
+    small = [
+        layout for layout in layouts if layout.nbytes(size, bits // 8) <= MAX_BYTES_PER_CODE * size
+    ]
+    return min(small or layouts, key=lambda layout: layout.cost(size, radius))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +174,7 @@ class Part:
     """The built part of the index: codes, their ids, alive flags and substring tables."""
 
     codes: np.ndarray  # (n, code_bytes) uint8
-    ids: np.ndarray  # (n,) uint32 when every id fits, else int64
+    ids: np.ndarray  # (n,) ascending; uint32 when every id fits, else int64
     alive: np.ndarray  # (n,) uint8, cleared in place on removal
     layout: Layout
     table_layout: np.ndarray  # (m, 4) int32: start, width, low bits, slot bits
@@ -170,29 +206,26 @@ class Part:
         layout: Layout,
         pool: ThreadPoolExecutor | None,
     ) -> Part:
-        """Tables over `codes`, built in `pool` when given (the kernel releases the GIL)."""
+        """Tables over `codes`, whose `ids` ascend (a slot is found by binary search),
+        built in `pool` when given (the kernel releases the GIL)."""
         n = len(codes)
-        slot_bits = max(1, (n - 1).bit_length())
-        bucket_codes = max(1.0, n / BUCKET_CODES)
-        rows = []
-        for start, width in zip(layout.starts, layout.widths, strict=True):
-            bucket_bits = min(width, max(ceil(log2(bucket_codes)), width + slot_bits - 32, 0))
-            rows.append((start, width, width - bucket_bits, slot_bits))
+        rows = [
+            (start, width, low_bits(n, width), slot_bits(n))
+            for start, width in zip(layout.starts, layout.widths, strict=True)
+        ]
         table_layout = np.array(rows, dtype=np.int32).reshape(-1, 4)
 
         def build_table(row: tuple[int, int, int, int]) -> Table:
-            start, width, low_bits, bits = row
-            offsets = np.empty((1 << (width - low_bits)) + 1, dtype=np.uint32)
+            start, width, kept, bits = row
+            offsets = np.empty((1 << (width - kept)) + 1, dtype=np.uint32)
             entries = np.empty(n, dtype=np.uint32)
             present = np.empty(((1 << width) + 63) // 64, dtype=np.uint64)
-            _mih.build(
-                codes, codes.shape[1], start, width, low_bits, bits, offsets, entries, present
-            )
+            _mih.build(codes, codes.shape[1], start, width, kept, bits, offsets, entries, present)
             return offsets, entries, present
 
         parallel = pool is not None and n >= PARALLEL_BUILD
         tables = list(pool.map(build_table, rows) if parallel else map(build_table, rows))  # type: ignore[union-attr]
-        small_ids = not n or int(ids.max()) < 2**32
+        small_ids = not n or int(ids[-1]) < 2**32
         return cls(
             codes=codes,
             ids=ids.astype(np.uint32 if small_ids else np.int64),
@@ -238,7 +271,10 @@ class MIHIndex:
         self._tail_size = 0
         self._view = View(self._part, self._tail_codes, self._tail_alive, self._tail_ids)
         self._live = 0
-        self._slot_of = np.full(0, NO_SLOT, dtype=np.int32)  # by id
+        # The live slots of the tail (numbered within it), sorted by id. The part needs no
+        # such map: its ids ascend, so a binary search finds a slot.
+        self._tail_index_ids = np.zeros(0, dtype=np.int64)
+        self._tail_index_slots = np.zeros(0, dtype=np.int64)
         self._lock = RWLock()
         self._merging = False
         self._pool: ThreadPoolExecutor | None = None
@@ -260,10 +296,22 @@ class MIHIndex:
             return self._pool
 
     def _slot_per_id(self, ids: np.ndarray) -> np.ndarray:
-        """The slot of each of `ids`, NO_SLOT for those not indexed."""
-        known = ids < len(self._slot_of)
-        slots = np.full(len(ids), NO_SLOT, dtype=np.int32)
-        slots[known] = self._slot_of[ids[known]]
+        """The live slot of each of `ids`, NO_SLOT for those not indexed (lock held)."""
+        slots = np.full(len(ids), NO_SLOT, dtype=np.int64)
+        part = self._part
+        if part.size:
+            # Cast the few queried ids to the part's type, never the part's ids to theirs.
+            fits = np.flatnonzero(ids <= np.iinfo(part.ids.dtype).max)
+            wanted = ids[fits].astype(part.ids.dtype)
+            at = np.minimum(np.searchsorted(part.ids, wanted), part.size - 1)
+            found = (part.ids[at] == wanted) & (part.alive[at] != 0)
+            slots[fits[found]] = at[found]
+        if len(self._tail_index_ids):
+            at = np.minimum(
+                np.searchsorted(self._tail_index_ids, ids), len(self._tail_index_ids) - 1
+            )
+            found = self._tail_index_ids[at] == ids
+            slots[found] = self._tail_index_slots[at[found]] + part.size
         return slots
 
     def _slots(self, ids: np.ndarray) -> np.ndarray:
@@ -278,8 +326,10 @@ class MIHIndex:
         in_part, in_tail = slots[slots < size], slots[slots >= size] - size
         self._part.alive[in_part] = 0
         self._tail_alive[in_tail] = 0
-        self._slot_of[self._part.ids[in_part].astype(np.int64)] = NO_SLOT
-        self._slot_of[self._tail_ids[in_tail]] = NO_SLOT
+        if len(in_tail):
+            at = np.searchsorted(self._tail_index_ids, self._tail_ids[in_tail])
+            self._tail_index_ids = np.delete(self._tail_index_ids, at)
+            self._tail_index_slots = np.delete(self._tail_index_slots, at)
         self._live -= len(slots)
         return len(slots)
 
@@ -323,8 +373,10 @@ class MIHIndex:
             self._tail_codes[start:end] = codes
             self._tail_ids[start:end] = ids
             self._tail_alive[start:end] = 1
-            self._slot_of = grow_to_fit(self._slot_of, ids, NO_SLOT)
-            self._slot_of[ids] = np.arange(start, end, dtype=np.int32) + self._part.size
+            order = np.argsort(ids)
+            at = np.searchsorted(self._tail_index_ids, ids[order])
+            self._tail_index_ids = np.insert(self._tail_index_ids, at, ids[order])
+            self._tail_index_slots = np.insert(self._tail_index_slots, at, start + order)
             self._tail_size, self._live = end, self._live + len(ids)
             self._publish()
             total = self._part.size + end
@@ -349,7 +401,12 @@ class MIHIndex:
             logger.exception("index merge failed; the tail keeps serving searches")
 
     def _merge(self) -> None:
-        """Build a new part from the live codes of the part and tail, then swap it in."""
+        """Build a new part from the live codes of the part and tail, swap it in, and give
+        the memory the old one held back to the system."""
+        self._swap_in_merged()
+        _mih.trim()
+
+    def _swap_in_merged(self) -> None:
         try:
             with self._lock.read():
                 part, tail_size = self._part, self._tail_size
@@ -357,21 +414,25 @@ class MIHIndex:
                 keep_part = np.flatnonzero(part.alive)
                 keep_tail = np.flatnonzero(self._tail_alive[:tail_size])
             # Slots below tail_size never change but for their alive flags, re-read below.
-            codes = np.concatenate([part.codes[keep_part], tail_codes[keep_tail]])
             ids = np.concatenate([part.ids[keep_part].astype(np.int64), tail_ids[keep_tail]])
+            # Usually sorted already: the service's ids grow, so the tail's follow the part's.
+            order = None if np.all(ids[1:] > ids[:-1]) else np.argsort(ids)
+            codes = np.concatenate([part.codes[keep_part], tail_codes[keep_tail]])
+            if order is not None:
+                ids, codes = ids[order], codes[order]
             new = Part.build(codes, ids, self._layout_for(len(codes)), self._executor())
+            del ids, codes
             with self._lock.write():
                 # Removals made while building: carry the flags over.
-                new.alive[:] = np.concatenate(
-                    [self._part.alive[keep_part], self._tail_alive[keep_tail]]
-                )
+                alive = np.concatenate([self._part.alive[keep_part], self._tail_alive[keep_tail]])
+                new.alive[:] = alive if order is None else alive[order]
                 rest = slice(tail_size, self._tail_size)
                 self._tail_codes = self._tail_codes[rest].copy()
                 self._tail_ids = self._tail_ids[rest].copy()
                 self._tail_alive = self._tail_alive[rest].copy()
                 self._tail_size = len(self._tail_ids)
                 self._part = new
-                self._point_slots()
+                self._index_tail()
                 self._publish()
         finally:
             with self._lock.write():
@@ -384,18 +445,13 @@ class MIHIndex:
             self._part, self._tail_codes[:size], self._tail_alive[:size], self._tail_ids[:size]
         )
 
-    def _point_slots(self) -> None:
-        """Map every live id to its slot (caller holds the write lock)."""
-        part = self._part
-        live_part = np.flatnonzero(part.alive)
-        live_tail = np.flatnonzero(self._tail_alive[: self._tail_size])
-        part_ids = part.ids[live_part].astype(np.int64)
-        tail_ids = self._tail_ids[live_tail]
-        self._slot_of = grow_to_fit(self._slot_of, part_ids, NO_SLOT)
-        self._slot_of = grow_to_fit(self._slot_of, tail_ids, NO_SLOT)
-        self._slot_of[part_ids] = live_part
-        self._slot_of[tail_ids] = live_tail + part.size
-        self._live = len(live_part) + len(live_tail)
+    def _index_tail(self) -> None:
+        """Sort the tail's live slots by id and count the live codes (write lock held)."""
+        live = np.flatnonzero(self._tail_alive[: self._tail_size])
+        ids = self._tail_ids[live]
+        order = np.argsort(ids)
+        self._tail_index_ids, self._tail_index_slots = ids[order], live[order]
+        self._live = int(np.count_nonzero(self._part.alive)) + len(live)
 
     def flush(self) -> None:
         """Merge the tail into the built part now, in this thread (snapshots, benchmarks)."""
@@ -466,11 +522,11 @@ class MIHIndex:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the index's arrays: codes, ids, flags, tables and the id map."""
+        """Bytes held by the index's arrays: codes, ids, flags, tables and the tail."""
         with self._lock.read():
             part = self._part
-            arrays = [part.codes, part.ids, part.alive, self._slot_of, self._tail_codes,
-                      self._tail_ids, self._tail_alive]  # fmt: skip
+            arrays = [part.codes, part.ids, part.alive, self._tail_codes, self._tail_ids,
+                      self._tail_alive, self._tail_index_ids, self._tail_index_slots]  # fmt: skip
             arrays += [array for table in part.tables for array in table]
             return sum(int(array.nbytes) for array in arrays)
 
@@ -511,11 +567,15 @@ class MIHIndex:
         meta, arrays = snapshot.read(path)
         if meta.get("kind") != SNAPSHOT_KIND:
             raise snapshot.SnapshotError(f"{path} is not a multi-index hashing snapshot")
+        ids = arrays["ids"]
+        if np.any(ids[1:] <= ids[:-1]):
+            # Written before parts were kept in id order, which removal relies on.
+            raise snapshot.SnapshotError(f"{path} is from an older version: rebuild it")
         index = cls(int(meta["code_bytes"]), int(meta["radius"]), **options)  # type: ignore[arg-type]
         layout = Layout(tuple(meta["widths"]))
         index._part = Part(
             codes=arrays["codes"],
-            ids=arrays["ids"],
+            ids=ids,
             alive=arrays["alive"],
             layout=layout,
             table_layout=np.asarray(arrays["table_layout"]),
@@ -530,5 +590,5 @@ class MIHIndex:
         index._tail_size = len(index._tail_ids)
         index._publish()
         with index._lock.write():
-            index._point_slots()
+            index._index_tail()
         return index

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index import BruteForceIndex, ExactIndex, FlatIndex
-from index.mih import SCAN_COST, MIHIndex, Part, choose_layout
+from index import BruteForceIndex, ExactIndex, FlatIndex, snapshot
+from index.mih import MAX_BYTES_PER_CODE, SCAN_COST, MIHIndex, Part, choose_layout
 from index.snapshot import SnapshotError
 
 
@@ -73,6 +73,9 @@ def make_codes(rng: np.random.Generator, n: int, code_bytes: int, clustered: boo
 
 
 operation = st.sampled_from(["add", "remove", "search", "save_load"])
+#: Ids beyond 32 bits, for mih (which stores ids compactly when all fit); faiss flat
+#: keeps a flag per possible id, so it is given small ids only.
+FAR_ID = 1 << 33
 
 
 @pytest.mark.parametrize("backend", PERCEPTUAL_BACKENDS)
@@ -97,6 +100,7 @@ def test_matches_brute_force(
 ) -> None:
     rng = np.random.default_rng(seed)
     index, oracle = backend(code_bytes), BruteForceIndex(code_bytes)
+    far_ids = 0.1 if issubclass(backend, MIHIndex) else 0.0
     next_id = 0
     for op, radius in steps:
         if op == "add":
@@ -105,12 +109,15 @@ def test_matches_brute_force(
             # Some ids are re-used: an add replaces the code stored under that id.
             ids = np.arange(next_id, next_id + n, dtype=np.int64) - int(rng.integers(0, 5))
             ids = np.unique(np.maximum(ids, 0))[: len(codes)]
+            # Ids come in any order, a few beyond 32 bits (stored compactly when all fit).
+            ids = rng.permutation(ids) + np.where(rng.random(len(ids)) < far_ids, FAR_ID, 0)
             codes = codes[: len(ids)]
             index.add(ids, codes)
             oracle.add(ids, codes)
             next_id += n
         elif op == "remove" and next_id:
             ids = rng.integers(0, next_id, int(rng.integers(1, 30)))
+            ids += np.where(rng.random(len(ids)) < far_ids, FAR_ID, 0)
             assert index.remove(np.unique(ids)) == oracle.remove(np.unique(ids))
         elif op == "save_load":
             path = tmp_path / f"index-{seed}.bin"
@@ -250,6 +257,13 @@ def test_snapshot_is_memory_mapped_and_refuses_other_files(tmp_path: Path) -> No
     truncated.write_bytes((tmp_path / "mih.snapshot").read_bytes()[:-5000])
     with pytest.raises(SnapshotError):
         MIHIndex.load(truncated)
+    # An older version's part, not kept in id order, cannot be searched by id: refused.
+    meta, arrays = snapshot.read(tmp_path / "mih.snapshot")
+    snapshot.write(
+        tmp_path / "old", meta, arrays | {"ids": np.ascontiguousarray(arrays["ids"][::-1])}
+    )
+    with pytest.raises(SnapshotError, match="older version"):
+        MIHIndex.load(tmp_path / "old")
 
 
 @pytest.mark.parametrize(("n", "radius"), [(10_000, 31), (1_000_000, 31), (10_000_000, 31)])
@@ -258,3 +272,17 @@ def test_layout_keeps_probing_cheaper_than_a_scan(n: int, radius: int) -> None:
     assert layout.cost(n, radius) < n * SCAN_COST
     assert sum(layout.widths) == 256
     assert max(layout.widths) - min(layout.widths) <= 1
+
+
+@pytest.mark.parametrize("n", [1_000_000, 3_000_000, 10_000_000])
+@pytest.mark.parametrize("radius", [31, 47])
+def test_layout_fits_the_memory_budget_at_service_sizes(n: int, radius: int) -> None:
+    assert choose_layout(n, 256, radius).nbytes(n, 32) <= MAX_BYTES_PER_CODE * n
+
+
+def test_layout_predicts_the_bytes_of_a_built_index() -> None:
+    codes = np.random.default_rng(5).integers(0, 256, (30_000, 32), dtype=np.uint8)
+    index = MIHIndex(32, background=False)
+    index.add(np.arange(30_000), codes)
+    index.flush()
+    assert index.nbytes == index._part.layout.nbytes(30_000, 32)
