@@ -6,7 +6,7 @@ The routes and the CLI call these functions; they know nothing of HTTP.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from app.errors import InvalidInput
@@ -14,14 +14,16 @@ from app.live_index import LiveIndex
 from app.policy import (
     DEGENERATE,
     NO_MATCH,
+    BankPolicy,
     Candidate,
     Verdict,
     decide,
-    parts_radius,
+    match_radius,
     search_radius,
 )
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
+from matcher.variants import extrapolated
 from matcher.video import VideoHash
 
 
@@ -103,33 +105,45 @@ def picture_detailed(hashes: Sequence[Signal] | Sequence[Query]) -> bool | None:
     return own.detailed if own is not None else None
 
 
+def _radius(banks: Iterable[BankPolicy], signal_type: str, guess: bool) -> int | None:
+    """How far to search a query: as far as any bank could act on it, or for a candidate
+    that extrapolates the upload, the match distance only."""
+    return match_radius(banks, signal_type) if guess else search_radius(banks, signal_type)
+
+
 def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list[Verdict]:
     """One verdict per subject (a submitted hash, or all the hashes of one file).
 
     Queries are grouped by signal type so each index is searched once per batch; a
     video's frames are searched together. Degenerate hashes are never looked up.
+    Candidates that extrapolate the upload (`matcher.variants.extrapolated`) count only
+    within the match distance (policy rule 7), so they are searched no further.
     """
     banks = live.banks
     found: list[list[Candidate]] = [[] for _ in subjects]
-    pending: dict[str, list[tuple[int, Query]]] = defaultdict(list)
+    pending: dict[tuple[str, bool], list[tuple[int, Query]]] = defaultdict(list)
     owns = [_own_pdq(subject) for subject in subjects]
     for position, subject in enumerate(subjects):
         for query in subject:
+            guess = query.variant is not None and extrapolated(query.variant)
             if query.frames is not None:
-                radius = search_radius(banks.values(), query.signal_type)
+                radius = _radius(banks.values(), query.signal_type, guess)
                 if radius is not None:
                     found[position].extend(
                         replace(c, variant=query.variant)
                         for c in live.search_video(query.signal_type, query.frames, radius)
                     )
             elif not query.degenerate and not live.registry.get(query.signal_type).sequence:
-                pending[query.signal_type].append((position, query))
-    for signal_type, entries in pending.items():
-        radius = search_radius(banks.values(), signal_type)
+                pending[query.signal_type, guess].append((position, query))
+    for (signal_type, guess), entries in pending.items():
+        radius = _radius(banks.values(), signal_type, guess)
         if radius is None:
             continue
         results = live.search(
-            signal_type, [query.code for _, query in entries], radius, parts_radius(banks.values())
+            signal_type,
+            [query.code for _, query in entries],
+            radius,
+            match_radius(banks.values(), "pdq"),
         )
         for (position, query), candidates in zip(entries, results, strict=True):
             own = owns[position]

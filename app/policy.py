@@ -18,11 +18,13 @@ The rules, in order:
    rule 3 still holds them to review), the upload is not known to be flat (a drawing of
    a few shapes, whose hashes collide with other drawings'), and the stored hash is not
    known to be weaker. A derived orientation or a part counts only within the `match`
-   distance, never in the review band; a view in the upload's own orientation
-   (`trimmed:original`, `uncaptioned:original`), hashed on the upload's own pixels as its
-   own hash is, earns the review band too. Each is one more chance of a false match;
-   this keeps their share small (benchmarks/RESULTS.md, "Variants"). A part blocks only
-   within PART_BLOCK_DISTANCE; further out, within `match`, it asks for review.
+   distance, never in the review band, and so does the upload padded out as if it were
+   a crop (`uncropped1.1:original`), whose border pdq sees but the upload does not have; a view in
+   the upload's own orientation (`trimmed:original`, `uncaptioned:original`), hashed on
+   the upload's own pixels as its own hash is, earns the review band too. Each is one
+   more chance of a false match; this keeps their share small (benchmarks/RESULTS.md,
+   "Variants"). A part blocks only within PART_BLOCK_DISTANCE; further out, within
+   `match`, it asks for review.
 8. A video (vpdq) matches a banked video when enough of its frames match: at least
    `query_share` percent of the query's frames, or `target_share` percent of the banked
    video's, and at least MIN_VIDEO_FRAMES frames of it (all of them if it has fewer),
@@ -64,10 +66,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from matcher.variants import MIN_TURNED_QUALITY
+from matcher.variants import MIN_TURNED_QUALITY, extrapolated
 from matcher.video_match import FramePairs, VideoMatch, compare
 
-POLICY_VERSION = "2026.11.9"
+POLICY_VERSION = "2026.11.27"
 #: Signals that collide too often to block on their own (rule 9).
 SECONDARY_SIGNALS = frozenset({"phash"})
 #: pdq hashes under this quality never cause an automatic block.
@@ -215,10 +217,11 @@ def search_radius(banks: Iterable[BankPolicy], signal_type: str) -> int | None:
     return max(radii) if radii else None
 
 
-def parts_radius(banks: Iterable[BankPolicy]) -> int | None:
-    """The widest pdq match distance among enabled banks: parts of images banked from
-    media count within it only (rule 7); None when no enabled bank could match."""
-    radii = [bank.thresholds_for("pdq").match for bank in banks if bank.enabled]
+def match_radius(banks: Iterable[BankPolicy], signal_type: str) -> int | None:
+    """The widest match distance among enabled banks for `signal_type`: parts of images
+    banked from media, and candidates that extrapolate an upload, count within it only
+    (rule 7); None when no enabled bank could match."""
+    radii = [bank.thresholds_for(signal_type).match for bank in banks if bank.enabled]
     return max(radii) if radii else None
 
 
@@ -365,9 +368,11 @@ def _reach(candidate: Candidate, limits: Thresholds) -> int:
 
 
 def _unturned(variant: str | None) -> bool:
-    """Whether a candidate is a view of the upload in its own orientation (hashed on its
-    own pixels), not a derived one."""
-    return variant is not None and variant.endswith("original")
+    """Whether a candidate is a view of the upload in its own orientation hashed on its
+    own pixels, not a derived orientation nor a view that extrapolates the upload."""
+    if variant is None:
+        return False
+    return variant.endswith("original") and not extrapolated(variant)
 
 
 def _whole_orientation(variant: str | None) -> bool:
@@ -393,7 +398,10 @@ def _strong_pair(candidate: Candidate) -> bool:
 def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
     """A derived orientation of a strong upload within the review distance of a bank that
     could block: turned back exactly, it may come within the match distance."""
-    if candidate.variant is None or _unturned(candidate.variant) or candidate.signal_type != "pdq":
+    # Only a derived orientation is hashed differently when turned back exactly.
+    if candidate.variant is None or candidate.variant.endswith("original"):
+        return False
+    if candidate.signal_type != "pdq":
         return False
     limits = bank.thresholds_for(candidate.signal_type)
     return (

@@ -27,7 +27,7 @@ import numpy as np
 from matcher.decode import Limits, check_size
 from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
 from matcher.pdq_kernel import pdq_code
-from matcher.variants import Box, Variant, dihedral, trim_box, worth_a_candidate
+from matcher.variants import Box, Variant, dihedral, trim_box, uncropped, worth_a_candidate
 
 #: Longest side a sampled frame is shrunk to before pdq: about 5 bits (at most 12) from
 #: pdq at full 720p size, for a quarter of the time (benchmarks/RESULTS.md, "Video").
@@ -133,21 +133,23 @@ def _hash(data: bytes, limits: Limits, every: float, oriented: bool) -> dict[str
     duration = declared if declared is not None else last
     if frames.get("trimmed:original") == frames["original"]:
         # No frame had bars: the trimmed candidates would repeat the frames'.
-        frames = {name: found for name, found in frames.items() if ":" not in name}
+        frames = {name: found for name, found in frames.items() if not name.startswith("trimmed:")}
     return {name: VideoHash(tuple(found), duration) for name, found in frames.items()}
 
 
 def _oriented(frame: av.VideoFrame) -> list[Variant]:
     """The frame's eight orientations, then eight of the frame with its bars trimmed
     (`trimmed:...`; the whole frame's again where it has none, so that the trimmed
-    sequence keeps every frame and its shares stay comparable)."""
+    sequence keeps every frame and its shares stay comparable), then eight of the frame
+    padded out as if it were cropped (see `matcher.variants.uncropped`)."""
     rgb = frame_rgb(frame)
     whole = dihedral(rgb)
+    padded = uncropped(rgb)
     box = _bars(rgb)
     if box is None:
-        return [*whole, *(replace(v, name=f"trimmed:{v.name}") for v in whole)]
+        return [*whole, *(replace(v, name=f"trimmed:{v.name}") for v in whole), *padded]
     top, bottom, left, right = box
-    return [*whole, *dihedral(rgb[top:bottom, left:right], "trimmed")]
+    return [*whole, *dihedral(rgb[top:bottom, left:right], "trimmed"), *padded]
 
 
 def _bars(rgb: np.ndarray) -> Box | None:

@@ -92,6 +92,31 @@ def test_a_feed_hash_alone_does_not_match_crops(client: TestClient, keys: dict[s
     assert verdicts(client, keys["match"], CROPPED)[0]["verdict"] == "block"
 
 
+def test_a_feed_hash_matches_a_slight_crop_padded_back_out(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """5% of each side cut: the upload's `uncropped` candidates pad it back out to the
+    original's size, which brings it within the match distance of the feed's hash."""
+    make_bank(client, keys["all"], "feed", "block")
+    hashes = upload(client, keys["match"], "/v1/match/media", ORIGINAL)["results"][0]["hashes"]
+    add(
+        client,
+        keys["banks:write"],
+        "feed",
+        [h["value"] for h in hashes if h["signal_type"] == "pdq"],
+    )
+    cut = HEIGHT * 5 // 100, WIDTH * 5 // 100
+    for slight in (
+        ORIGINAL[cut[0] :, cut[1] :],
+        ORIGINAL[: HEIGHT - cut[0], cut[1] // 2 : WIDTH - cut[1] // 2],
+    ):
+        (result,) = verdicts(client, keys["match:details"], np.ascontiguousarray(slight))
+        assert result["verdict"] == "block", result
+        assert (
+            result["candidate"].startswith("uncropped") and result["matches"][0]["distance"] <= 31
+        )
+
+
 def test_parts_load_from_the_database_and_from_a_snapshot(
     client: TestClient, keys: dict[str, str], engine: Engine, tmp_path: Path
 ) -> None:

@@ -105,6 +105,14 @@ def test_extra_candidates_count_only_when_strong_and_within_their_reach() -> Non
     )
     assert decide([replace(view, distance=48)], BANKS) is NO_MATCH
     assert decide([replace(view, query_quality=49)], BANKS) is NO_MATCH
+    # ...but not the upload padded out as if uncropped: its border is made up. It counts
+    # within the match distance only, and is not worth a second look (same pixels).
+    uncropped = replace(view, variant="uncropped1.1:original")
+    assert decide([uncropped], BANKS) is NO_MATCH
+    assert decide([replace(uncropped, distance=31)], BANKS).action is Action.BLOCK
+    assert decide([replace(uncropped, variant="uncropped1.1:mirrored")], BANKS).near_variants == (
+        "uncropped1.1:mirrored",
+    )
     # One stored hash found by the upload's own hash and by a candidate counts once, by
     # the upload's own hash.
     own = Candidate(1, BLOCK.id, "pdq", 20, 90, True, 90)

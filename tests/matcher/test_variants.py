@@ -25,6 +25,7 @@ from matcher.variants import (
     inner_box,
     pdq_variants,
     trim_box,
+    uncropped,
     views,
 )
 
@@ -237,6 +238,28 @@ def test_a_picture_without_a_band_or_a_canvas_has_no_such_candidates() -> None:
     assert caption_bands(cv2.cvtColor(ORIGINAL, cv2.COLOR_RGB2GRAY)) == []
     assert inner_box(cv2.cvtColor(ORIGINAL, cv2.COLOR_RGB2GRAY)) is None
     assert views(ORIGINAL) == {}
+
+
+def test_a_cropped_upload_is_padded_back_towards_the_original() -> None:
+    """A 5% crop moves pdq by tens of bits; padded back out to the original's size by
+    repeating its edges, with the cut on a grid of positions, it comes within reach."""
+    picture = sample_image(11, (480, 640))
+    original = reference(picture)
+    # A cut of 24 rows and 32 columns, wherever it falls: the padding goes where it was.
+    for (top, left), cell in (
+        ((0, 0), "0.0"),
+        ((12, 16), "1.1"),
+        ((24, 32), "2.2"),
+        ((24, 0), "2.0"),
+    ):
+        cropped = np.ascontiguousarray(picture[top : top + 456, left : left + 608])
+        assert distance(reference(cropped), original) > 50
+        name, bits = best(cropped, original)
+        assert name == f"uncropped{cell}:original" and bits <= 26
+        name, bits = best(np.ascontiguousarray(cropped[:, ::-1]), original)
+        assert name.startswith("uncropped") and name.endswith(":mirrored") and bits <= 26
+    names = {v.name for v in uncropped(picture)}
+    assert len(names) == 18 and "uncropped2.0:mirrored" in names
 
 
 def test_a_photo_with_its_own_flat_stretch_is_not_cut_in_its_canvas() -> None:

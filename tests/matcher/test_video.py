@@ -63,7 +63,12 @@ def test_a_clip_cut_and_shrunk_from_a_video_keeps_its_frames_close() -> None:
 def test_a_mirrored_video_matches_in_its_mirrored_orientation() -> None:
     banked = hash_video(BANKED, Limits()).frames
     mirrored = hash_video_orientations(video([1, 2, 3, 4], transform=np.fliplr), Limits())
-    assert next(iter(mirrored)) == "original" and len(mirrored) == 8
+    # Eight orientations, and 18 of the frames padded out as if uncropped (no bars: no
+    # trimmed ones).
+    assert next(iter(mirrored)) == "original" and len(mirrored) == 26
+    assert [f.timestamp for f in mirrored["uncropped1.1:mirrored"].frames] == [
+        f.timestamp for f in banked
+    ]
     assert all(closest(f.code, banked) > 64 for f in mirrored["original"].frames)
     assert all(closest(f.code, banked) <= 16 for f in mirrored["mirrored"].frames)
 
@@ -76,7 +81,7 @@ def letterboxed(frame: np.ndarray) -> np.ndarray:
 def test_a_letterboxed_video_matches_with_its_bars_trimmed() -> None:
     banked = hash_video(BANKED, Limits()).frames
     boxed = hash_video_orientations(video([1, 2, 3, 4], transform=letterboxed), Limits())
-    assert len(boxed) == 16
+    assert len(boxed) == 34
     assert [f.timestamp for f in boxed["trimmed:original"].frames] == [f.timestamp for f in banked]
     assert all(closest(f.code, banked) > 31 for f in boxed["original"].frames)
     assert all(closest(f.code, banked) <= 31 for f in boxed["trimmed:original"].frames)
