@@ -158,6 +158,13 @@ def choose_layout(n: int, bits: int, radius: int) -> Layout:
     return min(small or layouts, key=lambda layout: layout.cost(size, radius))
 
 
+def _find_sorted(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of `ids` is in the non-empty ascending `sorted_ids` (clamped to its
+    range), and whether it is there."""
+    at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return at, sorted_ids[at] == ids
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """What a search reads: the built part and the tail's filled slots. Writers publish a
@@ -302,15 +309,11 @@ class MIHIndex:
         if part.size:
             # Cast the few queried ids to the part's type, never the part's ids to theirs.
             fits = np.flatnonzero(ids <= np.iinfo(part.ids.dtype).max)
-            wanted = ids[fits].astype(part.ids.dtype)
-            at = np.minimum(np.searchsorted(part.ids, wanted), part.size - 1)
-            found = (part.ids[at] == wanted) & (part.alive[at] != 0)
+            at, found = _find_sorted(part.ids, ids[fits].astype(part.ids.dtype))
+            found &= part.alive[at] != 0
             slots[fits[found]] = at[found]
         if len(self._tail_index_ids):
-            at = np.minimum(
-                np.searchsorted(self._tail_index_ids, ids), len(self._tail_index_ids) - 1
-            )
-            found = self._tail_index_ids[at] == ids
+            at, found = _find_sorted(self._tail_index_ids, ids)
             slots[found] = self._tail_index_slots[at[found]] + part.size
         return slots
 
