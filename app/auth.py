@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
@@ -22,6 +22,11 @@ KEY_PREFIX = "hw_"
 SCOPES = frozenset({"match", "match:details", "banks:read", "banks:write", "admin"})
 #: Holding the key scope also grants the listed ones.
 IMPLIED = {"match:details": {"match"}, "banks:write": {"banks:read"}, "admin": set(SCOPES)}
+#: Every request runs this query: built once, since building it and its cache key took
+#: about 160 us of the 200 a check cost (one SQLite read by a unique index is 40).
+KEY_BY_SECRET = select(ApiKey.name, ApiKey.scopes, ApiKey.revoked_at).where(
+    ApiKey.secret_hash == bindparam("secret_hash")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +99,7 @@ def authenticate(connection: Connection | Session, authorization: str | None) ->
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("Authorization header must be 'Bearer <key>'")
-    row = connection.execute(
-        select(ApiKey.name, ApiKey.scopes, ApiKey.revoked_at).where(
-            ApiKey.secret_hash == hash_secret(token)
-        )
-    ).first()
+    row = connection.execute(KEY_BY_SECRET, {"secret_hash": hash_secret(token)}).first()
     if row is None:
         raise Unauthenticated("invalid API key")
     if row.revoked_at is not None:

@@ -23,6 +23,12 @@ from matcher.video_match import VideoMatch
 
 router = APIRouter(prefix="/v1", tags=["matching"])
 
+#: Batches up to this size are matched on the event loop: the hop to the thread pool and
+#: back cost more than the lookups themselves (single lookups went from about 700 to 1,100
+#: a second in one process, benchmarks/RESULTS.md), and the loop waits for a few index
+#: searches at most (about 0.5 ms each at the 47-bit review distance and 1M hashes).
+INLINE_ITEMS = 4
+
 MULTIPART_BODY = {
     "requestBody": {
         "required": True,
@@ -133,8 +139,12 @@ async def match_hashes(body: MatchRequest, state: StateDep, principal: MatchKey)
             f"{len(body.items)} items submitted; at most {limit} per request",
             [{"pointer": "/items", "detail": f"at most {limit} items"}],
         )
-    # One hop to the thread pool for all the blocking work (index search, details query).
-    results = await run_in_threadpool(match_items, state, principal, body.items)
+    # Larger batches: one hop to the thread pool for all the blocking work (index search,
+    # details query), so the event loop keeps serving other requests meanwhile.
+    if len(body.items) <= INLINE_ITEMS:
+        results = match_items(state, principal, body.items)
+    else:
+        results = await run_in_threadpool(match_items, state, principal, body.items)
     return JSONResponse({"results": results})
 
 
