@@ -6,6 +6,7 @@ It calls the same store, matcher and policy modules as the HTTP API.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,7 @@ def main() -> None:
 )
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the HTTP API."""
-    import uvicorn
-
     from app.logs import configure_logging
-    from app.main import create_app
 
     settings = Settings()
     workers = workers or settings.workers
@@ -64,19 +62,21 @@ def serve(host: str, port: int, workers: int | None) -> None:
     finally:
         engine.dispose()
     if workers == 1:
+        import uvicorn
+
+        from app.main import create_app
+
         app = create_app(settings)
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
         return
-    # Several workers need an import string: each process builds its own app and index.
-    uvicorn.run(
-        "app.main:app_from_environment",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-    )
+    # Workers read their settings from the environment: this count sizes each one's
+    # hashing processes (`Settings.hashing_processes`).
+    os.environ["HASHWALL_WORKERS"] = str(workers)
+    supervisor = [sys.executable, "-m", "app.supervise", host, str(port), str(workers)]
+    supervisor += [settings.log_level, "1" if settings.log_json else "0"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, supervisor)
 
 
 @main.group()

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Callable, Sequence
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
@@ -21,15 +24,23 @@ from fastapi.concurrency import run_in_threadpool
 from app.errors import from_matcher_error
 from matcher.decode import Limits
 from matcher.errors import MatcherError
-from matcher.media import hash_file, second_look
+from matcher.media import hash_file, second_look, warm_up
 from matcher.signals import Registry, Signal
 
 T = TypeVar("T")
 
 
-def warm_up() -> None:
-    """Run in each worker at start-up, so the first upload does not pay for the imports."""
-    import matcher.media  # noqa: F401
+@contextmanager
+def main_module_hidden() -> Iterator[None]:
+    """Start processes without the parent's main module: a spawned child imports it
+    again (multiprocessing's `prepare`), and for `hashwall serve` that is the whole CLI,
+    about 45 MB more in each worker for nothing. The workers need `matcher` only."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class MediaHasher:
@@ -46,11 +57,14 @@ class MediaHasher:
     def start(self) -> None:
         """Start the worker processes and wait until each has loaded the hashers."""
         if self.processes and self._pool is None:
-            # Spawned, not forked: forking a threaded server is unsafe.
+            # Spawned, not forked: forking a threaded server is unsafe. Each submission
+            # starts a worker until all have (one is idle only once it has run one).
             self._pool = ProcessPoolExecutor(
                 self.processes, mp_context=multiprocessing.get_context("spawn")
             )
-            for future in [self._pool.submit(warm_up) for _ in range(self.processes)]:
+            with main_module_hidden():
+                started = [self._pool.submit(warm_up) for _ in range(self.processes)]
+            for future in started:
                 future.result()
 
     def _executor(self) -> ProcessPoolExecutor:

@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import faiss
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
@@ -65,7 +64,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         recorder=VerdictRecorder(sessions, settings.verdict_log),
         metrics=metrics,
         hasher=MediaHasher(
-            registry, settings.limits, settings.hash_processes, settings.hash_concurrency
+            registry, settings.limits, settings.hashing_processes, settings.hash_concurrency
         ),
         follower=follower,
     )
@@ -119,9 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # One OpenMP thread per search: requests already run in parallel, and faiss's
-        # threads on single queries made lookups several times slower (measured in HMA).
-        faiss.omp_set_num_threads(settings.faiss_threads)
+        if settings.index_backend == "flat":
+            # One OpenMP thread per search: requests already run in parallel, and faiss's
+            # threads on single queries made lookups several times slower (measured in HMA).
+            import faiss
+
+            faiss.omp_set_num_threads(settings.faiss_threads)
         state = build_state(settings, metrics)
         app.state.hashwall = state
         await run_in_threadpool(load_index, state)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.policy import DEFAULT_THRESHOLDS
 from benchmarks.common import PHOTO_DIRS, RESULTS, image_files, table, write_section
-from benchmarks.servers import Server, rss_mib, tree_rss_mib
+from benchmarks.servers import Server, rss_mib, tree_memory_mib
 
 WRK_SCRIPT = """
 local bodies = {}
@@ -229,7 +229,7 @@ def main() -> None:
     ready = server.ready_seconds
     if args.workers > 1:  # each worker follows the change log; let all of them be ready
         time.sleep(2)
-    rss_loaded = tree_rss_mib(server.process.pid)
+    rss_loaded, pss_loaded = tree_memory_mib(server.process.pid)
 
     hits = near(codes[:500], 8, 2)
     misses = random_codes(500, 3)
@@ -264,7 +264,7 @@ def main() -> None:
     media_small = media_rate(server.base, pipeline, small, workdir, args.duration)
     media_full = media_rate(server.base, pipeline, full, workdir, args.duration)
     rss_end, rss_peak = rss_mib(server.process.pid)
-    rss_tree = tree_rss_mib(server.process.pid)
+    rss_tree, pss_tree = tree_memory_mib(server.process.pid)
     server.stop()
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -294,6 +294,12 @@ def main() -> None:
         [
             "all server processes (RSS) after load / at end",
             f"{rss_loaded:.0f} / {rss_tree:.0f} MiB",
+            "",
+            "",
+        ],
+        [
+            "all server processes (PSS: shared pages counted once) after load / at end",
+            f"{pss_loaded:.0f} / {pss_tree:.0f} MiB",
             "",
             "",
         ],

@@ -24,13 +24,18 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of a process and all its descendants, MiB."""
-    total = 0.0
+def tree_memory_mib(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process and all its descendants, summed, MiB. RSS counts each
+    page once per process that maps it (the libraries every worker loads, a snapshot
+    they all map); PSS divides shared pages among their processes, so its sum is the
+    memory the whole server holds."""
+    rss = pss = 0.0
     for member in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError):
-            total += rss_mib(member)[0]
-    return total
+            rss += rss_mib(member)[0]
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
+            pss += int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1)) / 1024  # type: ignore[union-attr]
+    return rss, pss
 
 
 def rss_mib(pid: int) -> tuple[float, float]:

@@ -10,12 +10,22 @@ fast path, this one the simple, well-known baseline.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-import faiss
 import numpy as np
 
 from index.base import Hits, RWLock, check_batch, check_queries, grow_to_fit, sort_hits
+
+if TYPE_CHECKING:
+    import faiss
+
+
+def _faiss() -> Any:
+    """faiss, imported when a flat index is first made: a server on the default
+    multi-index backend never loads it (about 37 MB)."""
+    import faiss
+
+    return faiss
 
 
 class FlatIndex:
@@ -31,6 +41,7 @@ class FlatIndex:
         # `radius` is accepted as every perceptual backend takes it; a scan needs no layout.
         self.code_bytes = code_bytes
         # Any: faiss's SWIG signatures hide the numpy-accepting wrappers it installs at import.
+        faiss = _faiss()
         self._index: Any = _index or faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(code_bytes * 8))
         self._lock = RWLock()
         # faiss's removal scans every stored code, so it is only called for ids known to
@@ -86,10 +97,11 @@ class FlatIndex:
 
     def save(self, path: Path) -> None:
         with self._lock.read():
-            faiss.write_index_binary(self._index, str(path))
+            _faiss().write_index_binary(self._index, str(path))
 
     @classmethod
     def load(cls, path: Path) -> Self:
+        faiss = _faiss()
         index = faiss.read_index_binary(str(path))
         if not isinstance(index, faiss.IndexBinaryIDMap2):
             raise ValueError(f"{path} is not a hashwall flat index")

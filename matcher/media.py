@@ -12,6 +12,13 @@ from matcher.variants import MIN_QUALITY, bank_parts, exact_variants, is_detaile
 from matcher.video import hash_video, hash_video_orientations, sniff_video
 
 
+def warm_up() -> None:
+    """Run in each hashing process at start-up, so the first upload does not pay for
+    the imports the hashers make on first use."""
+    import av  # noqa: F401
+    import imagehash  # noqa: F401
+
+
 def hash_file(
     data: bytes,
     registry: Registry,

@@ -5,9 +5,6 @@ Kept for interoperability with banks that exchange pHash; PDQ is the primary sig
 
 from __future__ import annotations
 
-import imagehash
-from PIL import Image
-
 from matcher.signals import Media, PerceptualSignalType, Signal
 
 
@@ -20,5 +17,10 @@ class PHash(PerceptualSignalType):
     def hash_media(self, media: Media) -> Signal | None:
         if media.rgb is None:
             return None
+        # Imported here: the server parses pHash values but only its hashing processes
+        # compute them (imagehash brings scipy along).
+        import imagehash
+        from PIL import Image
+
         bits = imagehash.phash(Image.fromarray(media.rgb)).hash.flatten()
         return Signal(self.name, self.format(self.bits_to_code(bits)))

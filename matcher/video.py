@@ -19,8 +19,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import av
 import cv2
 import numpy as np
 
@@ -28,6 +28,11 @@ from matcher.decode import Limits, check_size
 from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
 from matcher.pdq_kernel import pdq_code
 from matcher.variants import Box, Variant, dihedral, trim_box, uncropped, worth_a_candidate
+
+if TYPE_CHECKING:
+    # PyAV is imported where a video is decoded: the server process only parses hashes
+    # (19 MB it would never use); its hashing processes load it at start (`warm_up`).
+    import av
 
 #: Longest side a sampled frame is shrunk to before pdq: about 5 bits (at most 12) from
 #: pdq at full 720p size, for a quarter of the time (benchmarks/RESULTS.md, "Video").
@@ -180,6 +185,8 @@ def _open(data: bytes, limits: Limits) -> av.container.InputContainer:
         raise UnsupportedMediaError(
             "file is not a video in a supported container (MP4, MOV, WebM, MKV, AVI)"
         )
+    import av
+
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.FFmpegError, OSError, ValueError):
@@ -217,6 +224,8 @@ def _declared_seconds(
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
+        import av
+
         return container.duration / av.time_base
     return None
 
@@ -230,6 +239,8 @@ def _sampled(
     """(frame number, seconds from the first frame, frame or None) of each decoded frame;
     the frame is given for sampled ones: the first, one each `every` seconds, and each
     scene cut."""
+    import av
+
     rate = float(stream.average_rate or stream.guessed_rate or 25)
     start: float | None = None
     sampled_at = -np.inf

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import VerdictLogEntry
@@ -16,7 +16,7 @@ def insert_entries(session: Session, entries: Sequence[dict[str, Any]]) -> None:
     if entries:
         # The table, not the mapped class: a Core executemany, without the ORM's bulk
         # bookkeeping per row (which took most of the writer's time under load).
-        session.execute(insert(VerdictLogEntry.__table__), list(entries))
+        session.execute(insert(cast(Table, VerdictLogEntry.__table__)), list(entries))
 
 
 def recent(session: Session, limit: int = 100) -> list[VerdictLogEntry]:

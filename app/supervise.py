@@ -1,0 +1,36 @@
+"""The parent process of `hashwall serve --workers N`: uvicorn's supervisor, nothing more.
+
+`hashwall serve` execs into this module (same process id) once it has checked the schema,
+so the parent that only watches the workers does not keep the whole CLI in memory (about
+60 MB of imports), and the workers it spawns do not import the CLI again either. Each
+worker builds its own app and index from the environment (`app_from_environment`).
+
+    python -m app.supervise HOST PORT WORKERS LOG_LEVEL LOG_JSON
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from app.logs import configure_logging
+
+
+def main(argv: list[str]) -> None:
+    """Run uvicorn's supervisor over `workers` processes of the app."""
+    host, port, workers, log_level, log_json = argv
+    configure_logging(log_level, log_json == "1")
+    uvicorn.run(
+        "app.main:app_from_environment",
+        factory=True,
+        workers=int(workers),
+        host=host,
+        port=int(port),
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
