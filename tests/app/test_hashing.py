@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
+import sys
+import types
 
 import pytest
 
+from app.config import Settings
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.hashing import MediaHasher
 from matcher.decode import Limits
@@ -38,3 +43,29 @@ def test_errors_name_the_file(hasher: MediaHasher) -> None:
     assert "(bad.bin)" in caught.value.detail
     with pytest.raises(InvalidInput, match="truncated"):
         asyncio.run(hasher.hash_files([("t.jpg", photo(4)[:3000])]))
+
+
+def test_processes_load_the_matcher_not_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned child imports its parent's main module again; for `hashwall serve` that
+    is the whole CLI and web stack, which a hashing process never uses."""
+    cli = types.ModuleType("__main__")
+    cli.__spec__ = importlib.util.find_spec("app.cli")
+    monkeypatch.setitem(sys.modules, "__main__", cli)
+    hasher = MediaHasher(default_registry(), Limits(), processes=1, concurrency=1)
+    try:
+        hasher.start()
+        assert hasher._pool is not None
+        # A builtin is pickled by name: the child imports nothing to run it.
+        loaded = hasher._pool.submit(eval, "sorted(__import__('sys').modules)").result()
+    finally:
+        hasher.close()
+    assert "matcher.media" in loaded and "av" in loaded
+    assert not {"app.cli", "fastapi", "sqlalchemy"} & set(loaded)
+
+
+def test_hashing_processes_share_the_cores_among_workers() -> None:
+    cores = os.cpu_count() or 1
+    assert Settings(workers=1).hashing_processes == cores
+    assert Settings(workers=cores).hashing_processes == 1
+    assert Settings(workers=4 * cores).hashing_processes == 1
+    assert Settings(workers=2, hash_processes=0).hashing_processes == 0
