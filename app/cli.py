@@ -69,9 +69,6 @@ def serve(host: str, port: int, workers: int | None) -> None:
         app = create_app(settings)
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
         return
-    # Workers read their settings from the environment: this count sizes each one's
-    # hashing processes (`Settings.hashing_processes`).
-    os.environ["HASHWALL_WORKERS"] = str(workers)
     supervisor = [sys.executable, "-m", "app.supervise", host, str(port), str(workers)]
     supervisor += [settings.log_level, "1" if settings.log_json else "0"]
     sys.stdout.flush()

@@ -48,11 +48,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Uploads decoded and hashed at once (bounds memory); one per core.",
     )
-    hash_processes: int | None = Field(
-        default=None,
+    hash_processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
         ge=0,
         description="Processes that hash media in each server process (candidates cost "
-        "Python work); 0: threads. Default: the cores shared among the workers, at least 1.",
+        "Python work), one per core by default; 0: threads.",
     )
     index_backend: Literal["mih", "flat"] = Field(
         default="mih",
@@ -100,15 +100,6 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("database_url must not be empty")
         return normalise_database_url(value.strip())
-
-    @property
-    def hashing_processes(self) -> int:
-        """How many hashing processes each server process starts: as set, or one per core
-        shared among the workers (each worker has its own; more would only compete for
-        the same cores, at about 50 MB each)."""
-        if self.hash_processes is not None:
-            return self.hash_processes
-        return max(1, (os.cpu_count() or 1) // self.workers)
 
     @cached_property
     def limits(self) -> Limits:

@@ -64,7 +64,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         recorder=VerdictRecorder(sessions, settings.verdict_log),
         metrics=metrics,
         hasher=MediaHasher(
-            registry, settings.limits, settings.hashing_processes, settings.hash_concurrency
+            registry, settings.limits, settings.hash_processes, settings.hash_concurrency
         ),
         follower=follower,
     )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import sys
 import types
 
 import pytest
 
-from app.config import Settings
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.hashing import MediaHasher
 from matcher.decode import Limits
@@ -61,11 +59,3 @@ def test_processes_load_the_matcher_not_the_server(monkeypatch: pytest.MonkeyPat
         hasher.close()
     assert "matcher.media" in loaded and "av" in loaded
     assert not {"app.cli", "fastapi", "sqlalchemy"} & set(loaded)
-
-
-def test_hashing_processes_share_the_cores_among_workers() -> None:
-    cores = os.cpu_count() or 1
-    assert Settings(workers=1).hashing_processes == cores
-    assert Settings(workers=cores).hashing_processes == 1
-    assert Settings(workers=4 * cores).hashing_processes == 1
-    assert Settings(workers=2, hash_processes=0).hashing_processes == 0
