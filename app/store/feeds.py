@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.models import Bank, Feed, FeedFeedback, HashRecord, VerdictLogEntry, utcnow
-from app.store import insert_ignoring
+from app.store import insert_ignoring, table_of
 
 KINDS = ("stopncii", "threatexchange", "file")
 #: The kinds of feed that take feedback upstream.
@@ -105,7 +105,7 @@ def _insert_feedback(session: Session, rows: list[dict[str, Any]]) -> int:
         return 0
     statement = insert_ignoring(
         session, FeedFeedback, ["feed_id", "hash_id", "feedback"]
-    ).returning(FeedFeedback.id)
+    ).returning(table_of(FeedFeedback).c.id)
     return len(session.execute(statement, rows).all())
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.errors import NotFound
 from app.live_index import StoredHash
 from app.models import Bank, HashRecord, utcnow
-from app.store import changes, insert_ignoring, on_postgresql
+from app.store import changes, insert_ignoring, on_postgresql, table_of
 from app.store.frames import attach_stored, insert_frames, insert_parts, parts_of
 from matcher.variants import Variant
 from matcher.video import VideoHash
@@ -82,8 +82,9 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str,
     """
     if on_postgresql(session) and len(rows) >= COPY_ROWS:
         return _copy_new(session, rows)
+    columns = table_of(HashRecord).c
     statement = insert_ignoring(session, HashRecord, ["value", "signal_type", "bank_id"]).returning(
-        HashRecord.id, HashRecord.signal_type, HashRecord.value
+        columns.id, columns.signal_type, columns.value
     )
     inserted: dict[tuple[str, str], int] = {}
     for start in range(0, len(rows), LOOKUP_CHUNK):

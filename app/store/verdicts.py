@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.models import VerdictLogEntry
+from app.store import table_of
 
 
 def insert_entries(session: Session, entries: Sequence[dict[str, Any]]) -> None:
     """Write a batch of verdict log rows (keys are the table's column names)."""
     if entries:
-        # The table, not the mapped class: a Core executemany, without the ORM's bulk
-        # bookkeeping per row (which took most of the writer's time under load).
-        session.execute(insert(cast(Table, VerdictLogEntry.__table__)), list(entries))
+        session.execute(insert(table_of(VerdictLogEntry)), list(entries))
 
 
 def recent(session: Session, limit: int = 100) -> list[VerdictLogEntry]:
