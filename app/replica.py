@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import psycopg
@@ -59,6 +59,16 @@ class ChangeFollower:
         self._thread: threading.Thread | None = None
         #: Held while changes are applied: hold it to see the index exactly at `cursor`.
         self.applying = threading.Lock()
+        #: Changes this process applied as it wrote them, which need no second reading.
+        self._applied_here: set[int] = set()
+        self._applied_here_lock = threading.Lock()
+
+    def applied_here(self, seqs: Iterable[int]) -> None:
+        """Note changes this process wrote and already applied: catching up skips them.
+        Safe in any order: a change the follower read first was applied twice, and any
+        later change to the same hashes has a later number, so it is still applied after."""
+        with self._applied_here_lock:
+            self._applied_here.update(seq for seq in seqs if seq > self.cursor)
 
     def start_from(self, seq: int) -> None:
         """Mark every change up to `seq` applied (the index was just loaded after it)."""
@@ -73,16 +83,20 @@ class ChangeFollower:
                 if not page:
                     break
                 self.oldest_pending = page[0].created_at.timestamp()
+                with self._applied_here_lock:
+                    skip = self._applied_here & {change.seq for change in page}
                 for change in page:
                     if change.kind == changes.BANKS:
                         self.live.refresh_banks(session)
-                    else:
+                    elif change.seq not in skip:
                         self.live.sync(session, change.hash_ids)
                     self.cursor = change.seq
                 applied += len(page)
                 # A fresh transaction per page: a long catch-up must not pin old rows.
                 session.rollback()
             self.head = max(self.cursor, changes.head(session))
+        with self._applied_here_lock:
+            self._applied_here = {seq for seq in self._applied_here if seq > self.cursor}
         self.oldest_pending = None
         self.caught_up = True
         if applied and self.on_apply:

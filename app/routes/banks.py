@@ -136,11 +136,13 @@ def require_bank(state: AppState, name: str) -> None:
 def store_hashes(
     state: AppState, session: Session, name: str, items: list[NewHash], source: str
 ) -> hash_store.AddResult:
-    """Upsert hashes into a bank, then make them matchable at once."""
+    """Upsert hashes into a bank, then make them matchable at once (so this process's
+    change follower need not read them again)."""
     with session.begin():
         bank = bank_store.get_bank(session, name)
         result = hash_store.add_hashes(session, bank, items, source)
     state.live.add(result.to_index)
+    state.follower.applied_here(result.changes)
     return result
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.models import HashChange, utcnow
-from app.store import on_postgresql
+from app.store import on_postgresql, table_of
 
 #: NOTIFY channel followers LISTEN on.
 CHANNEL = "hashwall_changes"
@@ -49,19 +49,23 @@ def begin_changes(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
 
 
-def _append(session: Session, rows: list[dict[str, object]]) -> None:
+def _append(session: Session, rows: list[dict[str, object]]) -> list[int]:
+    """Write change rows; return their sequence numbers."""
     if not rows:
-        return
-    session.execute(insert(HashChange), rows)
+        return []
+    table = table_of(HashChange)
+    seqs = list(session.scalars(insert(table).returning(table.c.seq), rows))
     if on_postgresql(session):
         session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+    return seqs
 
 
-def record_hashes(session: Session, hash_ids: Iterable[int]) -> None:
-    """Log that these hashes changed (added, re-activated, updated, withdrawn, deleted)."""
+def record_hashes(session: Session, hash_ids: Iterable[int]) -> list[int]:
+    """Log that these hashes changed (added, re-activated, updated, withdrawn, deleted);
+    return the sequence numbers of the change rows."""
     ids = sorted(set(hash_ids))
     now = utcnow()
-    _append(
+    return _append(
         session,
         [
             {"created_at": now, "kind": HASHES, "hash_ids": ids[start : start + IDS_PER_ROW]}

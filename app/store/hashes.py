@@ -50,6 +50,8 @@ class AddResult:
     updated: int = 0  # active hashes whose quality or provenance changed
     unchanged: int = 0
     to_index: list[StoredHash] = field(default_factory=list)
+    #: The change log rows that record it.
+    changes: list[int] = field(default_factory=list)
 
 
 def _existing(
@@ -211,7 +213,7 @@ def add_hashes(
     # a picture brought back by its hash alone with its parts (new rows came with theirs).
     revived = result.to_index[result.added :]
     result.to_index[result.added :] = attach_stored(session, revived, SEQUENCES)
-    changes.record_hashes(session, [stored.id for stored in result.to_index])
+    result.changes = changes.record_hashes(session, [stored.id for stored in result.to_index])
     return result
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.main import create_app
-from app.models import HashChange
+from app.models import HashChange, HashRecord
 from app.store import changes
 from tests.conftest import bearer
 from tests.factories import random_pdq
@@ -84,6 +84,35 @@ def test_a_change_through_one_replica_reaches_the_other(
     metrics = replica.get("/metrics").text
     assert "hashwall_change_lag_sequences 0.0" in metrics
     assert replica.get("/readyz").json()["checks"]["changes"] == "ok"
+
+
+def test_a_writer_reads_back_only_what_others_wrote(
+    client: TestClient,
+    replica: TestClient,
+    session: Session,
+    keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process applies the hashes it adds at once, so its follower skips those changes
+    and reads only the ones other processes wrote."""
+    key = keys["all"]
+    client.post("/v1/banks", json={"name": "ncii", "action": "block"}, headers=bearer(key))
+    live = client.app.state.hashwall.live  # type: ignore[attr-defined]
+    read_back: list[int] = []
+    sync = live.sync
+    monkeypatch.setattr(live, "sync", lambda s, ids: (read_back.extend(ids), sync(s, ids))[1])
+    own, other = random_pdq(21), random_pdq(22)
+    for app, value in ((client, own), (replica, other)):
+        added = app.post(
+            "/v1/banks/ncii/hashes",
+            json={"items": [{"signal_type": "pdq", "value": value}]},
+            headers=bearer(key),
+        )
+        assert added.status_code == 200, added.text
+    eventually(lambda: verdict(client, key, other) == "block")
+    assert verdict(client, key, own) == "block"
+    ids = dict(session.execute(select(HashRecord.value, HashRecord.id)).tuples().all())
+    assert read_back == [ids[other]]
 
 
 def test_every_write_is_logged_in_its_transaction(
