@@ -23,10 +23,11 @@ from matcher.video_match import VideoMatch
 
 router = APIRouter(prefix="/v1", tags=["matching"])
 
-#: Batches up to this size are matched on the event loop: the hop to the thread pool and
-#: back cost more than the lookups themselves (single lookups went from about 700 to 1,100
-#: a second in one process, benchmarks/RESULTS.md), and the loop waits for a few index
-#: searches at most (about 0.5 ms each at the 47-bit review distance and 1M hashes).
+#: Batches up to this size, of single hashes (not a video's frames), are matched on the
+#: event loop: the hop to the thread pool and back cost more than the lookups themselves
+#: (single lookups went from about 1,000 to 1,500-1,900 a second in one process,
+#: benchmarks/RESULTS.md), and the loop waits for a few index searches at most (about
+#: 0.5 ms each at the 47-bit review distance and 1M hashes).
 INLINE_ITEMS = 4
 
 MULTIPART_BODY = {
@@ -139,9 +140,10 @@ async def match_hashes(body: MatchRequest, state: StateDep, principal: MatchKey)
             f"{len(body.items)} items submitted; at most {limit} per request",
             [{"pointer": "/items", "detail": f"at most {limit} items"}],
         )
-    # Larger batches: one hop to the thread pool for all the blocking work (index search,
-    # details query), so the event loop keeps serving other requests meanwhile.
-    if len(body.items) <= INLINE_ITEMS:
+    # Larger batches and videos' frames: one hop to the thread pool for all the blocking
+    # work (index search, details query), so the event loop serves other requests meanwhile.
+    sequences = {t.name for t in state.registry if t.sequence}
+    if len(body.items) <= INLINE_ITEMS and not any(i.signal_type in sequences for i in body.items):
         results = match_items(state, principal, body.items)
     else:
         results = await run_in_threadpool(match_items, state, principal, body.items)
