@@ -111,7 +111,10 @@ def test_a_writer_reads_back_only_what_others_wrote(
         assert added.status_code == 200, added.text
     eventually(lambda: verdict(client, key, other) == "block")
     assert verdict(client, key, own) == "block"
-    ids = dict(session.execute(select(HashRecord.value, HashRecord.id)).tuples().all())
+    ids = {
+        value: hash_id
+        for value, hash_id in session.execute(select(HashRecord.value, HashRecord.id))
+    }
     assert read_back == [ids[other]]
 
 
