@@ -367,12 +367,16 @@ def _reach(candidate: Candidate, limits: Thresholds) -> int:
     return limits.review if view else limits.match
 
 
+def _own_orientation(variant: str) -> bool:
+    """Whether a candidate is in the upload's own orientation (`trimmed:original`), not
+    one derived from its DCT (`trimmed:mirrored`)."""
+    return variant.endswith("original")
+
+
 def _unturned(variant: str | None) -> bool:
     """Whether a candidate is a view of the upload in its own orientation hashed on its
     own pixels, not a derived orientation nor a view that extrapolates the upload."""
-    if variant is None:
-        return False
-    return variant.endswith("original") and not extrapolated(variant)
+    return variant is not None and _own_orientation(variant) and not extrapolated(variant)
 
 
 def _whole_orientation(variant: str | None) -> bool:
@@ -399,7 +403,7 @@ def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
     """A derived orientation of a strong upload within the review distance of a bank that
     could block: turned back exactly, it may come within the match distance."""
     # Only a derived orientation is hashed differently when turned back exactly.
-    if candidate.variant is None or candidate.variant.endswith("original"):
+    if candidate.variant is None or _own_orientation(candidate.variant):
         return False
     if candidate.signal_type != "pdq":
         return False

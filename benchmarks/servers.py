@@ -29,13 +29,14 @@ def tree_memory_mib(pid: int) -> tuple[float, float]:
     page once per process that maps it (the libraries every worker loads, a snapshot
     they all map); PSS divides shared pages among their processes, so its sum is the
     memory the whole server holds."""
-    rss = pss = 0.0
+    totals = {"Rss": 0.0, "Pss": 0.0}
     for member in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError):
-            rss += rss_mib(member)[0]
             rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
-            pss += int(re.search(r"^Pss:\s+(\d+)", rollup, re.M).group(1)) / 1024  # type: ignore[union-attr]
-    return rss, pss
+            for name in totals:
+                kib = re.search(rf"^{name}:\s+(\d+)", rollup, re.M)
+                totals[name] += int(kib.group(1)) / 1024  # type: ignore[union-attr]
+    return totals["Rss"], totals["Pss"]
 
 
 def rss_mib(pid: int) -> tuple[float, float]:

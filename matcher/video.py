@@ -145,8 +145,8 @@ def _hash(data: bytes, limits: Limits, every: float, oriented: bool) -> dict[str
 def _oriented(frame: av.VideoFrame) -> list[Variant]:
     """The frame's eight orientations, then eight of the frame with its bars trimmed
     (`trimmed:...`; the whole frame's again where it has none, so that the trimmed
-    sequence keeps every frame and its shares stay comparable), then eight of the frame
-    padded out as if it were cropped (see `matcher.variants.uncropped`)."""
+    sequence keeps every frame and its shares stay comparable), then the frame padded out
+    as if it were cropped (`uncropped1.2:mirrored`; see `matcher.variants.uncropped`)."""
     rgb = frame_rgb(frame)
     whole = dihedral(rgb)
     padded = uncropped(rgb)
