@@ -6,6 +6,12 @@ The rules, in order:
 2. Per bank and signal type there are two distances. At or under `match`, the bank's
    action applies; over it and at or under `review`, the verdict is at most `review`.
 3. A pdq hash (query or stored) of quality under 50 is too flat to trust: `review` at most.
+   So is the pdq hash of an upload hashwall found flat (`matcher.variants.detail`: a
+   drawing of a few shapes on a plain ground), whatever its quality: pdq's quality
+   measures gradients, which a line drawing has in plenty, yet distinct drawings of one
+   shape (two artists' flowchart cylinders) come within 20 bits. Photos are almost never
+   flat: of 108 real photos, 0-2 copies per transform measured flat, and those still go to
+   review (benchmarks/RESULTS.md, "Variants").
 4. Across banks the strictest action wins (block > review > allow)...
 5. ...except that a match within an enabled allow bank's `match` distance overrides it
    all to `allow`: allow banks list known false positives.
@@ -69,7 +75,7 @@ from enum import StrEnum
 from matcher.variants import MIN_TURNED_QUALITY, extrapolated
 from matcher.video_match import FramePairs, VideoMatch, compare
 
-POLICY_VERSION = "2026.11.27"
+POLICY_VERSION = "2026.11.28"
 #: Signals that collide too often to block on their own (rule 9).
 SECONDARY_SIGNALS = frozenset({"phash"})
 #: pdq hashes under this quality never cause an automatic block.
@@ -254,7 +260,11 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
     elif (
         action is Action.BLOCK
         and candidate.signal_type == "pdq"
-        and (_is_low_quality(query_quality) or _is_low_quality(candidate.stored_quality))
+        and (
+            _is_low_quality(query_quality)
+            or _is_low_quality(candidate.stored_quality)
+            or candidate.query_detailed is False
+        )
     ):
         action, reason = Action.REVIEW, Reason.LOW_QUALITY
     elif action is Action.BLOCK and not candidate.confirmed:

@@ -290,12 +290,13 @@ def recall_rows(originals: list[np.ndarray], refs: list[dict[str, np.ndarray]],
 
 
 def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
-                  qualities: list[int], groups: list[str],
-                  parts: list[list[Variant]]) -> list[list[object]]:  # fmt: skip
+                  qualities: list[int], groups: list[str], names: list[str],
+                  parts: list[list[Variant]]) -> tuple[list[list[object]], list[str]]:  # fmt: skip
     """Every ordered pair (upload i, bank hash j) of images from different groups:
     drawings within one openclipart category include near-identical variants, and
     wallpapers come as light and dark versions of one picture, which the hashes rightly
-    find close."""
+    find close. Returns the table's rows and the false blocks between images of quality
+    >= 50, named, so that each can be looked at."""
     n = len(images)
     group_of = np.unique(np.array(groups), return_inverse=True)[1]
 
@@ -317,6 +318,7 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
     pairs = [0, 0]
     blocked_by: list[dict[str, list[int]]] = [{}, {}]
     media_blocked_by: list[dict[str, list[int]]] = [{}, {}]
+    named: list[str] = []
     strong_bank = np.array(qualities) >= MIN_BLOCK_QUALITY
     for i, data in enumerate(images):
         signals = hash_file(data, REGISTRY, LIMITS, variants=True)
@@ -379,6 +381,9 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                     key = f"{deciding.signal_type} {deciding.variant or 'own hash'}"
                     key += f" on part {deciding.part.split(':')[0]}" if deciding.part else ""
                     media_blocked_by[weak].setdefault(key, []).append(deciding.distance)
+                    if not weak:
+                        named.append(f"media bank: {names[i]} -> {names[j]} ({key}, "
+                                     f"{deciding.distance} bits)")  # fmt: skip
                     if deciding.part and not weak:
                         own = next(code(s) for s in signals if s.signal_type == "pdq")
                         PART_BLOCKS["distinct"].append(deciding.distance)
@@ -412,6 +417,9 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
                     deciding = verdict.matches[0]
                     key = f"{deciding.signal_type} {deciding.variant or 'own hash'}"
                     blocked_by[weak].setdefault(key, []).append(deciding.distance)
+                    if not weak:
+                        named.append(f"{names[i]} -> {names[j]} ({key}, "
+                                     f"{deciding.distance} bits)")  # fmt: skip
 
     def by(found: dict[str, list[int]]) -> str:
         return (
@@ -441,7 +449,7 @@ def false_matches(images: list[bytes], refs: list[dict[str, np.ndarray]],
             by(media_blocked_by[1]),
         ],
         row("hashwall, media bank: false reviews (no second look)", media[Action.REVIEW]),
-    ]
+    ], named
 
 
 def main() -> None:
@@ -474,6 +482,7 @@ def main() -> None:
 
     images = [jpeg(im) for im in originals]
     groups = [f"photo {picture(path)}" for path in photos]
+    names = [path.name for path in photos]
     drawings = []
     for path in image_files([CLIPART_DIR], args.clipart, min_bytes=0):
         try:
@@ -486,9 +495,10 @@ def main() -> None:
         refs.append(ref)
         qualities.append(quality)
         groups.append(path.relative_to(CLIPART_DIR).parts[0])
+        names.append(str(path.relative_to(CLIPART_DIR)))
     with Pool(2) as pool:
         parts += pool.starmap(parts_of, drawings)
-    false_rows = false_matches(images, refs, qualities, groups, parts)
+    false_rows, false_blocks = false_matches(images, refs, qualities, groups, names, parts)
 
     def spread(values: list[int]) -> str:
         if not values:
@@ -548,6 +558,9 @@ def main() -> None:
         + table(["measure", "both of quality >= 50", "either of quality < 50"], false_rows)
         + "\n\n"
         + part_note
+        + "\n\nFalse blocks between images of quality >= 50 (upload -> banked image): "
+        + ("; ".join(f"`{b}`" for b in false_blocks) or "none")
+        + "."
     )
     print(report)
     write_section("variant_bench", report, args.results)

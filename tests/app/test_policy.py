@@ -148,12 +148,19 @@ def test_parts_of_images_banked_from_media_block_only_close() -> None:
     assert (verdict.action, verdict.matches[0].part) == (Action.BLOCK, "crop90:1.2")
 
 
-def test_a_flat_upload_matches_by_its_own_hash_only() -> None:
+def test_a_flat_upload_matches_by_its_own_hash_only_and_never_blocks() -> None:
     """A drawing of a few shapes: pdq rates its sharp edges as highly as a photo's, so its
-    quality lets it through, but its extra candidates and parts collide too often."""
+    quality lets it through, but distinct drawings of one shape collide: its own hash asks
+    for review, and its extra candidates and parts do not count."""
     flat = {"query_detailed": False}
     own = Candidate(1, BLOCK.id, "pdq", 10, 90, True, 90, **flat)  # type: ignore[arg-type]
-    assert decide([own], BANKS).action is Action.BLOCK
+    verdict = decide([own], BANKS)
+    assert (verdict.action, verdict.reason) == (Action.REVIEW, Reason.LOW_QUALITY)
+    assert decide([own, pdq(ALLOW, 10)], BANKS).action is Action.ALLOW
+    # Its exact file still blocks: md5 does not depend on what the picture shows.
+    exact = Candidate(2, BLOCK.id, "md5", 0, **flat)  # type: ignore[arg-type]
+    assert decide([own, exact], BANKS).action is Action.BLOCK
+    assert decide([replace(own, query_detailed=True)], BANKS).action is Action.BLOCK
     mirrored = replace(own, variant="mirrored")
     assert decide([mirrored], BANKS) is NO_MATCH
     assert decide([replace(own, part="crop90:1.2")], BANKS) is NO_MATCH
