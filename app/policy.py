@@ -38,7 +38,11 @@ The rules, in order:
    `review` at most. A clip cut from a banked video has a high query share; a video that
    contains a banked one whole, a high banked share. Frames under quality 50 count on
    neither side. A derived orientation of the query (mirrored, rotated) counts within
-   `match` only, like rule 7.
+   `match` only, like rule 7. A candidate in the video's own orientation (its frames
+   trimmed of bars, or padded out as if cropped) also earns the review band, which a
+   single image's padded-out candidate does not: a video needs a share of its frames to
+   come close, frame after frame, and a padded-out frame of a 5% crop lands 30-50 bits
+   from the original's (benchmarks/RESULTS.md, "Video").
 9. phash alone never blocks: `review` at most (reason `secondary_signal`), and a phash
    match of an upload whose pdq quality is under 50 does not count at all. Measured
    among 6.9 million pairs of distinct images of quality >= 50, 59 came within phash's 4
@@ -348,7 +352,9 @@ def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> 
         reason = Reason.ALLOWLISTED if action is Action.ALLOW else Reason.MATCHED
         if action is Action.BLOCK and not candidate.confirmed:
             action, reason = Action.REVIEW, Reason.UNCONFIRMED
-    elif candidate.variant is None and bank.action is not Action.ALLOW:
+    elif (
+        candidate.variant is None or _own_orientation(candidate.variant)
+    ) and bank.action is not Action.ALLOW:
         found = compare(candidate.frames, limits.review)
         if not enough(found):
             return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from app.policy import (
     MIN_TURNED_QUALITY,
     NO_MATCH,
@@ -16,6 +18,7 @@ from app.policy import (
     decide,
     search_radius,
 )
+from matcher.video_match import FramePairs
 
 BLOCK = BankPolicy(1, "ncii", Action.BLOCK, True)
 REVIEW = BankPolicy(2, "reported", Action.REVIEW, True)
@@ -189,3 +192,23 @@ def test_phash_alone_asks_for_review_and_says_nothing_of_flat_pictures() -> None
     # With a pdq match too, pdq decides.
     both = decide([phash, Candidate(1, BLOCK.id, "pdq", 5, 90, True, 80)], BANKS)
     assert (both.action, both.matches[0].signal_type) == (Action.BLOCK, "pdq")
+
+
+def video(distance: int, variant: str | None = None) -> Candidate:
+    """A 4-frame query whose every frame comes `distance` bits from a 4-frame banked
+    video's."""
+    times = np.arange(4, dtype=np.float64)
+    frames = np.arange(4)
+    found = FramePairs(times, times, 4, frames, frames, np.full(4, distance))
+    return Candidate(1, BLOCK.id, "vpdq", distance, variant=variant, frames=found)
+
+
+def test_a_video_in_its_own_orientation_earns_the_review_band() -> None:
+    for variant in (None, "trimmed:original", "uncropped1.1:original"):
+        assert decide([video(20, variant)], BANKS).action is Action.BLOCK
+        near = decide([video(40, variant)], BANKS)
+        assert (near.action, near.reason) == (Action.REVIEW, Reason.NEAR_MATCH), variant
+    # A derived orientation counts within the match distance only.
+    assert decide([video(20, "mirrored")], BANKS).action is Action.BLOCK
+    assert decide([video(40, "mirrored")], BANKS) is NO_MATCH
+    assert decide([video(40, "trimmed:rotated_90_cw")], BANKS) is NO_MATCH
