@@ -23,7 +23,7 @@ from app.policy import (
 )
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
-from matcher.variants import extrapolated
+from matcher.variants import extrapolated, own_orientation
 from matcher.video import VideoHash
 
 
@@ -105,10 +105,12 @@ def picture_detailed(hashes: Sequence[Signal] | Sequence[Query]) -> bool | None:
     return own.detailed if own is not None else None
 
 
-def _radius(banks: Iterable[BankPolicy], signal_type: str, guess: bool) -> int | None:
+def _radius(banks: Iterable[BankPolicy], signal_type: str, match_only: bool) -> int | None:
     """How far to search a query: as far as any bank could act on it, or for a candidate
-    that extrapolates the upload, the match distance only."""
-    return match_radius(banks, signal_type) if guess else search_radius(banks, signal_type)
+    that counts only within the match distance, that far."""
+    if match_only:
+        return match_radius(banks, signal_type)
+    return search_radius(banks, signal_type)
 
 
 def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list[Verdict]:
@@ -116,8 +118,9 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
 
     Queries are grouped by signal type so each index is searched once per batch; a
     video's frames are searched together. Degenerate hashes are never looked up.
-    Candidates that extrapolate the upload (`matcher.variants.extrapolated`) count only
-    within the match distance (policy rule 7), so they are searched no further.
+    Candidates that extrapolate an image (`matcher.variants.extrapolated`) count only
+    within the match distance (policy rule 7), and so do a video's derived orientations
+    (rule 8), so they are searched no further.
     """
     banks = live.banks
     found: list[list[Candidate]] = [[] for _ in subjects]
@@ -125,15 +128,16 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
     owns = [_own_pdq(subject) for subject in subjects]
     for position, subject in enumerate(subjects):
         for query in subject:
-            guess = query.variant is not None and extrapolated(query.variant)
             if query.frames is not None:
-                radius = _radius(banks.values(), query.signal_type, guess)
+                turned = query.variant is not None and not own_orientation(query.variant)
+                radius = _radius(banks.values(), query.signal_type, turned)
                 if radius is not None:
                     found[position].extend(
                         replace(c, variant=query.variant)
                         for c in live.search_video(query.signal_type, query.frames, radius)
                     )
             elif not query.degenerate and not live.registry.get(query.signal_type).sequence:
+                guess = query.variant is not None and extrapolated(query.variant)
                 pending[query.signal_type, guess].append((position, query))
     for (signal_type, guess), entries in pending.items():
         radius = _radius(banks.values(), signal_type, guess)

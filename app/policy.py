@@ -76,7 +76,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from matcher.variants import MIN_TURNED_QUALITY, extrapolated
+from matcher.variants import MIN_TURNED_QUALITY, extrapolated, own_orientation
 from matcher.video_match import FramePairs, VideoMatch, compare
 
 POLICY_VERSION = "2026.11.28"
@@ -353,7 +353,7 @@ def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> 
         if action is Action.BLOCK and not candidate.confirmed:
             action, reason = Action.REVIEW, Reason.UNCONFIRMED
     elif (
-        candidate.variant is None or _own_orientation(candidate.variant)
+        candidate.variant is None or own_orientation(candidate.variant)
     ) and bank.action is not Action.ALLOW:
         found = compare(candidate.frames, limits.review)
         if not enough(found):
@@ -383,16 +383,10 @@ def _reach(candidate: Candidate, limits: Thresholds) -> int:
     return limits.review if view else limits.match
 
 
-def _own_orientation(variant: str) -> bool:
-    """Whether a candidate is in the upload's own orientation (`trimmed:original`), not
-    one derived from its DCT (`trimmed:mirrored`)."""
-    return variant.endswith("original")
-
-
 def _unturned(variant: str | None) -> bool:
     """Whether a candidate is a view of the upload in its own orientation hashed on its
     own pixels, not a derived orientation nor a view that extrapolates the upload."""
-    return variant is not None and _own_orientation(variant) and not extrapolated(variant)
+    return variant is not None and own_orientation(variant) and not extrapolated(variant)
 
 
 def _whole_orientation(variant: str | None) -> bool:
@@ -419,7 +413,7 @@ def _worth_a_second_look(candidate: Candidate, bank: BankPolicy) -> bool:
     """A derived orientation of a strong upload within the review distance of a bank that
     could block: turned back exactly, it may come within the match distance."""
     # Only a derived orientation is hashed differently when turned back exactly.
-    if candidate.variant is None or _own_orientation(candidate.variant):
+    if candidate.variant is None or own_orientation(candidate.variant):
         return False
     if candidate.signal_type != "pdq":
         return False

@@ -455,9 +455,16 @@ def uncropped(rgb: np.ndarray) -> list[Variant]:
 
 
 def extrapolated(variant: str) -> bool:
-    """Whether a candidate adds pixels the upload does not have (`uncropped`): it counts
-    only within the match distance, as a derived orientation does (policy rule 7)."""
+    """Whether a candidate adds pixels the upload does not have (`uncropped`): an
+    image's counts only within the match distance, as a derived orientation does
+    (policy rule 7)."""
     return variant.startswith(UNCROPPED)
+
+
+def own_orientation(variant: str) -> bool:
+    """Whether a candidate is in the upload's own orientation (`trimmed:original`), not
+    one derived from its DCT (`trimmed:mirrored`)."""
+    return variant.endswith("original")
 
 
 def _crop(rgb: np.ndarray, box: Box) -> np.ndarray:
