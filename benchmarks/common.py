@@ -44,6 +44,30 @@ def image_files(dirs: list[Path], limit: int | None = None, min_bytes: int = 20_
     return files[:limit] if limit else files
 
 
+#: Names of one picture's versions, reduced to one name (after the rules of `picture`).
+SAME_PICTURE = {
+    "right": "left",  # opencv-doc's stereo chessboard: left01 and right01 are one board
+    "mate-stripes": "stripes",
+    "ela_modified": "ela",  # an edited copy of ela_original
+    "ela_origina": "ela",
+    "imagetextn": "imagetext",  # one text, straight (N) and rotated (R)
+    "leuvena": "leuven",  # one building from two points of view
+    "leuvenb": "leuven",
+}
+
+
+def picture(path: Path) -> str:
+    """What a photo shows: a wallpaper whatever its light, dark or coloured version and
+    its size, a scene whatever the frame of its sequence or the eye of its stereo pair
+    (opencv-doc's basketball1 and basketball2, aloeL and aloeR, left01 to left14 of one
+    chessboard and right01 to right14 of the same)."""
+    stem = re.sub(r"[-_]\d{3,4}x\d{3,4}|[-_]portrait", "", path.stem.lower())
+    stem = re.sub(r"^(ubuntu-mate)-.*", r"\1", stem)
+    stem = re.sub(r"[-_](d|l|dark|light|day|night|morning|evening)$", "", stem)
+    stem = re.sub(r"(\d+|[-_]?[lr])$", "", stem)
+    return SAME_PICTURE.get(stem, stem)
+
+
 def machine() -> str:
     """A one-line description of the machine the figures come from."""
     cpu = "unknown CPU"

@@ -26,7 +26,6 @@ others' reference hashes, and against a bank of the others banked from media.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -49,7 +48,15 @@ from app.policy import (
     Verdict,
     decide,
 )
-from benchmarks.common import CLIPART_DIR, PHOTO_DIRS, RESULTS, image_files, table, write_section
+from benchmarks.common import (
+    CLIPART_DIR,
+    PHOTO_DIRS,
+    RESULTS,
+    image_files,
+    picture,
+    table,
+    write_section,
+)
 from benchmarks.threshold_bench import LIMITS, gamma, grey, jpeg, noisy, reference, resized
 from matcher.decode import decode_image
 from matcher.media import hash_file, second_look
@@ -157,14 +164,6 @@ TRANSFORMS: dict[str, Transform] = {
         resized(caption(crop(im, 0.1, rng), 0.15, rng), 0.5), 50
     ),
 }
-
-
-def picture(path: Path) -> str:
-    """What a photo shows: a wallpaper whatever its light or dark version, a scene
-    whatever the frame of its sequence or the eye of its stereo pair (opencv-doc's
-    basketball1 and basketball2, aloeL and aloeR, left01 to left14 of one chessboard)."""
-    stem = re.sub(r"[-_](d|l|dark|light|day|night|morning|evening)$", "", path.stem.lower())
-    return re.sub(r"(\d+|[-_]?[lr])$", "", stem)
 
 
 def code(signal: Signal) -> np.ndarray:

@@ -12,8 +12,12 @@ up. vpdq decides as python-threatexchange's VPDQ signal does: frames of quality 
 within 31 bits, at least 80% of the query's frames matching. hashwall decides through
 its index and policy (`app.policy`, rule 8), with the same banks.
 
+False matches: slideshows of distinct real photos (Debian wallpapers, opencv-doc; a few
+seconds each, slowly zoomed), each looked up with every candidate against a bank of all
+the others.
+
     python benchmarks/video_bench.py [--seconds 60] [--videos N] [--composite 120]
-                                     [--results PATH]
+                                     [--slideshows 20] [--results PATH]
 """
 
 from __future__ import annotations
@@ -37,18 +41,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.live_index import LiveIndex, StoredHash
 from app.matching import match_subjects, parse_signal
-from app.policy import Action, BankPolicy
-from benchmarks.common import RESULTS, table, write_section
-from matcher.decode import Limits
+from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy
+from benchmarks.common import PHOTO_DIRS, RESULTS, image_files, picture, table, write_section
+from matcher.decode import Limits, decode_image
 from matcher.media import hash_file
 from matcher.signals import default_registry
 from matcher.video import FRAME_MAX_SIDE, VideoHash, frame_rgb, hash_video
+from matcher.video_match import compare
 from matcher.vpdq import VPDQ, parse_video
 
 SOURCES = Path("/usr/share/doc/opencv-doc/examples/data")
 CLIPS = ("Megamind.avi", "vtest.avi", "tree.avi")
 SIZE = (1280, 720)
 FPS = 25
+#: Slideshows: pictures each, seconds a picture, frame size.
+SLIDES = 4
+SLIDE_SECONDS = 3.0
+SLIDE_SIZE = (640, 360)
 REGISTRY = default_registry()
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -365,6 +374,61 @@ def robustness(folder: Path, videos: int, composite: float) -> str:
     )
 
 
+def slides(pictures: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each picture cut to the frame's shape and zoomed in slowly (by a tenth), as a
+    slideshow or a photo montage does."""
+    width, height = SLIDE_SIZE
+    steps = round(SLIDE_SECONDS * FPS)
+    for rgb in pictures:
+        h, w = rgb.shape[:2]
+        fit = max(width / w, height / h)
+        for step in range(steps):
+            scale = fit * (1 + 0.1 * step / steps)
+            matrix = np.array(
+                [[scale, 0, (width - w * scale) / 2], [0, scale, (height - h * scale) / 2]]
+            )
+            yield cv2.warpAffine(rgb, matrix, (width, height), flags=cv2.INTER_AREA)
+
+
+def slideshows(folder: Path, count: int) -> str:
+    """Distinct videos made of distinct photos, each looked up against a bank of the
+    others with every candidate an upload is searched under."""
+    by_picture: dict[str, Path] = {}
+    for path in image_files(PHOTO_DIRS):
+        by_picture.setdefault(picture(path), path)
+    photos = list(by_picture.values())[: count * SLIDES]
+    shows = [photos[k : k + SLIDES] for k in range(0, len(photos) - SLIDES + 1, SLIDES)]
+    banked, paths = [], []
+    for number, show in enumerate(shows):
+        pictures = [decode_image(path.read_bytes(), Limits()) for path in show]
+        path = write_video(folder / f"show{number}.mp4", slides(pictures), 600)
+        paths.append(path)
+        banked.append(hash_video(path.read_bytes(), Limits()))
+    verdicts: dict[str, int] = {}
+    review = DEFAULT_THRESHOLDS["vpdq"].review
+    best = 0.0
+    for number, path in enumerate(paths):
+        live = hashwall_bank([v for k, v in enumerate(banked) if k != number])
+        verdict, _, _ = hashwall_lookup(live, path.read_bytes())
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        # How close any candidate came: its share of frames within the review distance.
+        for signal in hash_file(path.read_bytes(), REGISTRY, Limits(), variants=True):
+            if signal.signal_type == "vpdq":
+                frames = parse_signal(REGISTRY, signal).frames
+                assert frames is not None
+                for found in live.search_video("vpdq", frames, review):
+                    near = compare(found.frames, review) if found.frames else None
+                    best = max(best, near.query_share if near else 0.0)
+    outcome = ", ".join(f"{verdicts[v]} {v}" for v in ("block", "review", "allow") if v in verdicts)
+    return (
+        f"{len(shows)} slideshows of {SLIDES} distinct photos each ({SLIDE_SECONDS:.0f} s a "
+        f"photo, zoomed in by a tenth, {SLIDE_SIZE[0]}x{SLIDE_SIZE[1]}), each looked up with "
+        f"every candidate against a bank of the other {len(shows) - 1}: {outcome or 'none'}. "
+        f"The most of a query's frames any candidate brought within {review} bits of one "
+        f"banked slideshow's was {best:.0f}% (a review needs 50%)."
+    )
+
+
 def _overlaps(a: str, b: str) -> bool:
     # The composite contains every clip.
     return a.startswith("composite") or b.startswith("composite")
@@ -376,6 +440,9 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=len(CLIPS), help="opencv-doc clips used")
     parser.add_argument(
         "--composite", type=float, default=120.0, help="length of the clips joined, seconds"
+    )
+    parser.add_argument(
+        "--slideshows", type=int, default=20, help="distinct slideshows for false matches"
     )
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -389,6 +456,7 @@ def main() -> None:
             folder, args.seconds
         )
         body += "\n\n### What re-uploaders do\n\n" + robustness(folder, args.videos, args.composite)
+        body += "\n\n### Distinct videos from photos\n\n" + slideshows(folder, args.slideshows)
     write_section("video_bench", body, args.results)
     print(body)
 
