@@ -25,7 +25,8 @@ The rules, in order:
    a few shapes, whose hashes collide with other drawings'), and the stored hash is not
    known to be weaker. A derived orientation or a part counts only within the `match`
    distance, never in the review band, and so does the upload padded out as if it were
-   a crop (`uncropped1.1:original`), whose border pdq sees but the upload does not have; a view in
+   a crop (`uncropped1.1:original`) or turned back from a small rotation
+   (`unrotated:original`), whose filled-in border pdq sees but the upload does not have; a view in
    the upload's own orientation (`trimmed:original`, `uncaptioned:original`), hashed on
    the upload's own pixels as its own hash is, earns the review band too. Each is one
    more chance of a false match; this keeps their share small (benchmarks/RESULTS.md,

@@ -17,8 +17,11 @@ robustness comes from the query side: for each upload, besides its own hash,
   outward, with the cut placed on a grid of positions (`uncropped1.2:mirrored`): pdq
   sees mostly the picture's layout, which the padding puts back where the original had
   it;
+- the picture turned back by a small rotation (`unrotated:original`), when its corners
+  show the four triangles of one colour that turning a picture within its own frame
+  leaves, from whose legs the angle is read;
 
-each in eight orientations.
+each in eight orientations (the padded and turned-back ones in fewer).
 
 Every extra candidate is one more chance of a false match, so the policy treats them
 more strictly than the upload's own hash (see `app/policy.py`): only candidates of
@@ -111,6 +114,20 @@ UNCROP_STEPS = 3
 UNCROP_SIDE = 256
 UNCROP_ORIENTATIONS = ("original", "mirrored")
 UNCROPPED = "uncropped"
+#: The `unrotated` candidate: a picture turned by up to UNROTATE_DEGREES within its own
+#: frame has four corner triangles of one colour (within BORDER_TOLERANCE), each between
+#: UNROTATE_LEG pixels and the whole side along both edges of a copy UNROTATE_SIDE large,
+#: and whose angles agree within UNROTATE_SPREAD degrees. Measured on 60 real photos
+#: turned by 2 to 8 degrees either way and saved as JPEG: the angle was read on 51-52 of
+#: them, within 0.1-0.2 degrees at the median (the others have dark corners the fill
+#: leaks into, and are refused); the picture turned back, its lost corners filled with
+#: the nearest pixels, came within 31 bits of the original's hash for 57-77% of all 60
+#: (the turned upload's own hash, for none). No unturned photo of 108 showed corners.
+UNROTATE_DEGREES = 15.0
+UNROTATE_SIDE = 512
+UNROTATE_LEG = 3
+UNROTATE_SPREAD = 2.0
+UNROTATED = "unrotated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,11 +476,85 @@ def uncropped(rgb: np.ndarray) -> list[Variant]:
     return found
 
 
+#: Each corner (row, column) and whether a longer leg along its row than along its
+#: column means the picture was turned clockwise (at the top-left, counter-clockwise: its
+#: top edge rises to the right).
+_CORNERS = ((0, 0, False), (0, -1, True), (-1, 0, True), (-1, -1, False))
+
+
+def rotation_corners(gray: np.ndarray) -> tuple[float, np.ndarray] | None:
+    """The angle (degrees, counter-clockwise) a picture was turned by within its own
+    frame, and the mask of the corner triangles the turn filled; None when its corners
+    do not show one (see UNROTATE_DEGREES)."""
+    height, width = gray.shape
+    corners = [(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)]
+    values = [int(gray[y, x]) for x, y in corners]
+    if max(values) - min(values) > BORDER_TOLERANCE:
+        return None
+    fill = np.zeros((height + 2, width + 2), np.uint8)
+    flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (255 << 8)
+    for corner in corners:
+        cv2.floodFill(gray, fill, corner, 0, BORDER_TOLERANCE, BORDER_TOLERANCE, flags)
+    mask = fill[1:-1, 1:-1] > 0
+    angles = []
+    # Each corner's legs: along its row, then along its column, from the corner inward.
+    for row, column, clockwise_when_longer in _CORNERS:
+        along_row = mask[row, :] if column == 0 else mask[row, ::-1]
+        along_column = mask[:, column] if row == 0 else mask[::-1, column]
+        if along_row.all() or along_column.all():
+            return None  # a bar or a plain ground, not a corner
+        legs = int(np.argmin(along_row)), int(np.argmin(along_column))
+        if min(legs) < UNROTATE_LEG:
+            return None
+        angle = np.degrees(np.arctan(min(legs) / max(legs)))
+        turned_clockwise = (legs[0] > legs[1]) == clockwise_when_longer
+        angles.append(-angle if turned_clockwise else angle)
+    if max(angles) - min(angles) > UNROTATE_SPREAD or abs(np.median(angles)) > UNROTATE_DEGREES:
+        return None
+    return float(np.median(angles)), mask
+
+
+def unrotated(rgb: np.ndarray) -> list[Variant]:
+    """The `unrotated:original` candidate: the picture turned back by the small rotation
+    its corners show (`rotation_corners`), cut to the original's frame, with the corners
+    the turn cut off filled with the nearest pixels; none when its corners show none."""
+    # Most pictures' corners differ: tell so from four pixels before shrinking a copy.
+    corners = rgb[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
+    if np.ptp(corners, axis=0).max() > 2 * BORDER_TOLERANCE:
+        return []
+    small = shrink(rgb, UNROTATE_SIDE)
+    found = rotation_corners(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+    if found is None:
+        return []
+    angle, filled = found
+    height, width = filled.shape
+    back = cv2.getRotationMatrix2D((width / 2, height / 2), -angle, 1.0)
+    picture = cv2.warpAffine(small, back, (width, height))
+    shown = cv2.warpAffine((~filled).astype(np.uint8) * 255, back, (width, height)) > 127
+    rows, columns = np.nonzero(shown)
+    box = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    code, quality = pdq_code(_nearest_filled(_crop(picture, box), _crop(shown, box)))
+    return [Variant(f"{UNROTATED}:original", code, quality)]
+
+
+def _nearest_filled(rgb: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """`rgb` with the pixels not `shown` set to the nearest shown pixel's colour."""
+    _, labels = cv2.distanceTransformWithLabels(
+        (~shown).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # Labels number the shown pixels in scan order, from 1.
+    rows, columns = np.nonzero(shown)
+    nearest = labels[~shown] - 1
+    out = rgb.copy()
+    out[~shown] = rgb[rows[nearest], columns[nearest]]
+    return out
+
+
 def extrapolated(variant: str) -> bool:
-    """Whether a candidate adds pixels the upload does not have (`uncropped`): an
-    image's counts only within the match distance, as a derived orientation does
-    (policy rule 7)."""
-    return variant.startswith(UNCROPPED)
+    """Whether a candidate adds pixels the upload does not have (`uncropped`,
+    `unrotated`): an image's counts only within the match distance, as a derived
+    orientation does (policy rule 7)."""
+    return variant.startswith((UNCROPPED, UNROTATED))
 
 
 def own_orientation(variant: str) -> bool:
@@ -487,7 +578,7 @@ def pdq_variants(rgb: np.ndarray, candidates: bool = True) -> list[Variant]:
         return found[:1]
     turned = [v for v in found[1:] if v.quality >= MIN_TURNED_QUALITY]
     views_found = [v for name, picture in views(rgb).items() for v in dihedral(picture, name)]
-    views_found += uncropped(rgb)
+    views_found += uncropped(rgb) + unrotated(rgb)
     return [found[0], *turned, *(v for v in views_found if v.quality >= MIN_QUALITY)]
 
 

@@ -113,6 +113,8 @@ def test_extra_candidates_count_only_when_strong_and_within_their_reach() -> Non
     uncropped = replace(view, variant="uncropped1.1:original")
     assert decide([uncropped], BANKS) is NO_MATCH
     assert decide([replace(uncropped, distance=31)], BANKS).action is Action.BLOCK
+    # Nor the upload turned back from a small rotation, its lost corners filled in.
+    assert decide([replace(view, variant="unrotated:original")], BANKS) is NO_MATCH
     assert decide([replace(uncropped, variant="uncropped1.1:mirrored")], BANKS).near_variants == (
         "uncropped1.1:mirrored",
     )
