@@ -355,8 +355,9 @@ def robustness(folder: Path, videos: int, composite: float) -> str:
         distinct.append([name, ", ".join(others), verdict, f"{share:.0f}%"])
     return (
         "Query share: percent of the copy's frames (quality >= 50) within 31 bits of the "
-        "banked video's. vpdq matches at 80% (python-threatexchange's default); hashwall's "
-        "verdict is its policy's (block: a match).\n\n"
+        "banked video's (for a hashwall review, within 47). vpdq matches at 80% "
+        "(python-threatexchange's default); hashwall's verdict is its policy's (block: a "
+        "match; review: a near match a person looks at).\n\n"
         + table(
             [
                 "edit",
