@@ -58,7 +58,7 @@ bench-smoke: bench-setup
 	done
 	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/ingest_bench.py --n 5000 --samples 3 --results $(SMOKE_RESULTS)
-	$(BIN)/python benchmarks/video_bench.py --seconds 5 --videos 1 --composite 12 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/video_bench.py --seconds 5 --videos 1 --composite 12 --slideshows 2 --results $(SMOKE_RESULTS)
 
 clean:
 	rm -rf $(VENV) hashwall.db hashwall.db-wal hashwall.db-shm
