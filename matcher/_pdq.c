@@ -26,13 +26,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #ifndef M_PI /* strict C11 leaves it out; glibc's value */
 #define M_PI 3.14159265358979323846
 #endif
 #define MIN_HASHABLE_DIM 5
-#define HUGE_PAGE ((size_t)2 << 20)
 #define ROW_LANES 8 /* rows filtered together */
 
 static float DCT[16][64];
@@ -83,23 +81,6 @@ static void box(const float *in, float *out, int length, ptrdiff_t step, ptrdiff
             out[v * lane_step + oi] = sum[v] / (float)size;
         }
     }
-}
-
-/* A float buffer for one picture, freed with free(). A picture's buffers are megabytes,
- * which malloc maps fresh for every call: touching them page by page cost a quarter of
- * the kernel's time in page faults (1,500 a 1024x768 picture). Aligned to huge pages and
- * marked for them, they fault a few times instead, where the system has them. */
-static float *picture_buffer(size_t n) {
-    size_t bytes = n * sizeof(float);
-    void *p = NULL;
-    if (bytes < HUGE_PAGE) return malloc(bytes);
-    /* Whole huge pages: the tail of a last partial one would fault page by page. */
-    bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    if (posix_memalign(&p, HUGE_PAGE, bytes) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
 }
 
 static int window_size(int old_dimension) { return (old_dimension + 2 * 64 - 1) / (2 * 64); }
@@ -211,7 +192,7 @@ static PyObject *hash(PyObject *self, PyObject *args) {
     memset(codes, 0, sizeof codes);
     if (rows >= MIN_HASHABLE_DIM && cols >= MIN_HASHABLE_DIM) {
         const size_t n = (size_t)rows * cols;
-        float *a = picture_buffer(n), *b = picture_buffer(n);
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
         float *sum = malloc((size_t)(cols > ROW_LANES ? cols : ROW_LANES) * sizeof(float));
         if (!a || !b || !sum) {
             free(a), free(b), free(sum);
