@@ -532,6 +532,8 @@ def unrotated(rgb: np.ndarray) -> list[Variant]:
     picture = cv2.warpAffine(small, back, (width, height))
     shown = cv2.warpAffine((~filled).astype(np.uint8) * 255, back, (width, height)) > 127
     rows, columns = np.nonzero(shown)
+    if not len(rows):
+        return []  # a sliver of a picture (a tiny one), nothing to turn back
     box = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
     code, quality = pdq_code(_nearest_filled(_crop(picture, box), _crop(shown, box)))
     return [Variant(f"{UNROTATED}:original", code, quality)]

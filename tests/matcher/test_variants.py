@@ -341,6 +341,9 @@ def test_a_small_rotation_is_read_from_the_corners_and_turned_back(degrees: floa
 
 def test_only_turned_corners_make_an_unrotated_candidate() -> None:
     assert unrotated(ORIGINAL) == []
+    # A tiny picture's corner legs are too short to read an angle from.
+    for side in (5, 8, 12, 24):
+        assert unrotated(turned(cv2.resize(ORIGINAL, (side, side)), 8)) == []
     assert unrotated(shapes()) == []  # a plain ground reaches every edge
     # Bars are not corners: a letterboxed picture is trimmed, not turned back.
     assert unrotated(np.pad(ORIGINAL, ((60, 60), (0, 0), (0, 0)))) == []
