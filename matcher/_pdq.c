@@ -6,8 +6,9 @@
  * and sets a bit for each coefficient above their median. Nearly all its time goes into
  * the box filters: each runs one vector at a time, a chain of dependent float additions
  * (and, along columns, a stride of a whole row between reads). Here each filter runs many
- * vectors in lockstep (all columns at once; rows eight at a time), so the additions of
- * different vectors overlap and columns are read row by row. Every vector still sees the
+ * vectors in lockstep (all columns at once; rows eight at a time, interleaved in a strip),
+ * so the additions of different vectors overlap, run as SIMD, and are read from adjacent
+ * addresses. Every vector still sees the
  * reference's operations in the reference's order, in float, so the result is the same to
  * the bit: that is checked against `pdqhash` in tests/matcher/test_pdq_kernel.py.
  *
@@ -85,15 +86,29 @@ static void box(const float *in, float *out, int length, ptrdiff_t step, ptrdiff
 
 static int window_size(int old_dimension) { return (old_dimension + 2 * 64 - 1) / (2 * 64); }
 
+/* Rows filtered ROW_LANES at a time, through a strip that interleaves them (a row's k-th
+ * value at strip[k * lanes + row]): read in place, the rows' values are a whole row apart
+ * and the filter loads them one by one; interleaved in a strip small enough for the
+ * cache, its lanes are adjacent and it runs them as vectors, as along columns. */
+static void box_rows(const float *in, float *out, int rows, int cols, int window, float *sum,
+                     float *strip, float *filtered) {
+    for (int r = 0; r < rows; r += ROW_LANES) {
+        const int lanes = rows - r < ROW_LANES ? rows - r : ROW_LANES;
+        const float *src = in + (ptrdiff_t)r * cols;
+        float *dst = out + (ptrdiff_t)r * cols;
+        for (int v = 0; v < lanes; v++)
+            for (int k = 0; k < cols; k++) strip[(ptrdiff_t)k * lanes + v] = src[(ptrdiff_t)v * cols + k];
+        box(strip, filtered, cols, lanes, 1, lanes, window, sum);
+        for (int v = 0; v < lanes; v++)
+            for (int k = 0; k < cols; k++) dst[(ptrdiff_t)v * cols + k] = filtered[(ptrdiff_t)k * lanes + v];
+    }
+}
+
 /* Two passes along rows, then columns (the reference's Jarosz filter); result in a. */
-static void blur(float *a, float *b, int rows, int cols, float *sum) {
+static void blur(float *a, float *b, int rows, int cols, float *sum, float *strip, float *filtered) {
     const int along_rows = window_size(cols), along_cols = window_size(rows);
     for (int pass = 0; pass < 2; pass++) {
-        for (int r = 0; r < rows; r += ROW_LANES) {
-            int lanes = rows - r < ROW_LANES ? rows - r : ROW_LANES;
-            box(a + (ptrdiff_t)r * cols, b + (ptrdiff_t)r * cols, cols, 1, cols, lanes,
-                along_rows, sum);
-        }
+        box_rows(a, b, rows, cols, along_rows, sum, strip, filtered);
         box(b, a, rows, cols, 1, cols, along_cols, sum);
     }
 }
@@ -194,8 +209,9 @@ static PyObject *hash(PyObject *self, PyObject *args) {
         const size_t n = (size_t)rows * cols;
         float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
         float *sum = malloc((size_t)(cols > ROW_LANES ? cols : ROW_LANES) * sizeof(float));
-        if (!a || !b || !sum) {
-            free(a), free(b), free(sum);
+        float *strip = malloc((size_t)cols * ROW_LANES * 2 * sizeof(float));
+        if (!a || !b || !sum || !strip) {
+            free(a), free(b), free(sum), free(strip);
             PyBuffer_Release(&view);
             return PyErr_NoMemory();
         }
@@ -207,7 +223,7 @@ static PyObject *hash(PyObject *self, PyObject *args) {
         if (!dihedral && rows == 64 && cols == 64) {
             memcpy(small, a, sizeof small);
         } else {
-            blur(a, b, rows, cols, sum);
+            blur(a, b, rows, cols, sum, strip, strip + (size_t)cols * ROW_LANES);
             decimate(a, rows, cols, small);
         }
         quality = quality_of(small);
@@ -217,7 +233,7 @@ static PyObject *hash(PyObject *self, PyObject *args) {
             to_code(turned_coefficients, codes[which]);
         }
         Py_END_ALLOW_THREADS
-        free(a), free(b), free(sum);
+        free(a), free(b), free(sum), free(strip);
     }
     PyBuffer_Release(&view);
     return Py_BuildValue("(y#i)", (const char *)codes, (Py_ssize_t)count * 32, quality);
