@@ -395,8 +395,7 @@ class LiveIndex:
     def _attached(
         self, session: Session, hashes: list[StoredHash], with_parts: set[int] | None = None
     ) -> list[StoredHash]:
-        sequences = {t.name for t in self.registry if t.sequence}
-        return attach_stored(session, hashes, sequences, with_parts)
+        return attach_stored(session, hashes, self.registry.sequences, with_parts)
 
     def add(self, hashes: Iterable[StoredHash]) -> None:
         """Index active hashes (replacing any code already under the same id)."""

@@ -130,6 +130,8 @@ class Registry:
 
     def __init__(self, types: list[SignalType]) -> None:
         self._types = {t.name: t for t in types}
+        #: Names of the sequence types (a video's frames, such as vpdq).
+        self.sequences = frozenset(t.name for t in types if t.sequence)
 
     def get(self, name: str) -> SignalType:
         """Return the signal type called `name`, or raise `UnknownSignalTypeError`."""

@@ -142,7 +142,7 @@ async def match_hashes(body: MatchRequest, state: StateDep, principal: MatchKey)
         )
     # Larger batches and videos' frames: one hop to the thread pool for all the blocking
     # work (index search, details query), so the event loop serves other requests meanwhile.
-    sequences = {t.name for t in state.registry if t.sequence}
+    sequences = state.registry.sequences
     if len(body.items) <= INLINE_ITEMS and not any(i.signal_type in sequences for i in body.items):
         results = match_items(state, principal, body.items)
     else:
