@@ -20,10 +20,11 @@ from app.policy import (
     decide,
     match_radius,
     search_radius,
+    video_review_band,
 )
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
-from matcher.variants import extrapolated, own_orientation
+from matcher.variants import extrapolated
 from matcher.video import VideoHash
 
 
@@ -129,8 +130,8 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
     for position, subject in enumerate(subjects):
         for query in subject:
             if query.frames is not None:
-                turned = query.variant is not None and not own_orientation(query.variant)
-                radius = _radius(banks.values(), query.signal_type, turned)
+                match_only = not video_review_band(query.variant)
+                radius = _radius(banks.values(), query.signal_type, match_only)
                 if radius is not None:
                     found[position].extend(
                         replace(c, variant=query.variant)

@@ -353,9 +353,7 @@ def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> 
         reason = Reason.ALLOWLISTED if action is Action.ALLOW else Reason.MATCHED
         if action is Action.BLOCK and not candidate.confirmed:
             action, reason = Action.REVIEW, Reason.UNCONFIRMED
-    elif (
-        candidate.variant is None or own_orientation(candidate.variant)
-    ) and bank.action is not Action.ALLOW:
+    elif video_review_band(candidate.variant) and bank.action is not Action.ALLOW:
         found = compare(candidate.frames, limits.review)
         if not enough(found):
             return None
@@ -373,6 +371,14 @@ def _judge_video(candidate: Candidate, bank: BankPolicy, limits: Thresholds) -> 
         candidate.variant,
         found,
     )
+
+
+def video_review_band(variant: str | None) -> bool:
+    """Rule 8: whether a video's candidate counts within the review distance (the video
+    itself, or a candidate in its own orientation: trimmed of bars, padded out), not only
+    within the match distance (a derived orientation). Matching searches each candidate
+    as far as this says it counts."""
+    return variant is None or own_orientation(variant)
 
 
 def _reach(candidate: Candidate, limits: Thresholds) -> int:
