@@ -487,14 +487,14 @@ def rotation_corners(gray: np.ndarray) -> tuple[float, np.ndarray] | None:
     frame, and the mask of the corner triangles the turn filled; None when its corners
     do not show one (see UNROTATE_DEGREES)."""
     height, width = gray.shape
-    corners = [(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)]
-    values = [int(gray[y, x]) for x, y in corners]
+    values = [int(gray[row, column]) for row, column, _ in _CORNERS]
     if max(values) - min(values) > BORDER_TOLERANCE:
         return None
     fill = np.zeros((height + 2, width + 2), np.uint8)
     flags = 4 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (255 << 8)
-    for corner in corners:
-        cv2.floodFill(gray, fill, corner, 0, BORDER_TOLERANCE, BORDER_TOLERANCE, flags)
+    for row, column, _ in _CORNERS:
+        seed = (column % width, row % height)
+        cv2.floodFill(gray, fill, seed, 0, BORDER_TOLERANCE, BORDER_TOLERANCE, flags)
     mask = fill[1:-1, 1:-1] > 0
     angles = []
     # Each corner's legs: along its row, then along its column, from the corner inward.
@@ -519,7 +519,7 @@ def unrotated(rgb: np.ndarray) -> list[Variant]:
     its corners show (`rotation_corners`), cut to the original's frame, with the corners
     the turn cut off filled with the nearest pixels; none when its corners show none."""
     # Most pictures' corners differ: tell so from four pixels before shrinking a copy.
-    corners = rgb[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
+    corners = np.array([rgb[row, column] for row, column, _ in _CORNERS], np.int16)
     if np.ptp(corners, axis=0).max() > 2 * BORDER_TOLERANCE:
         return []
     small = shrink(rgb, UNROTATE_SIDE)
