@@ -40,7 +40,7 @@ import pdqhash
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.live_index import LiveIndex, StoredHash
-from app.matching import match_subjects, parse_signal
+from app.matching import Query, match_subjects, parse_signal
 from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy
 from benchmarks.common import PHOTO_DIRS, RESULTS, image_files, picture, table, write_section
 from matcher.decode import Limits, decode_image
@@ -203,10 +203,15 @@ def hashwall_bank(videos: list[VideoHash]) -> LiveIndex:
     return live
 
 
-def hashwall_lookup(live: LiveIndex, data: bytes) -> tuple[str, str, float]:
-    """(verdict, candidate, query share) of an upload, as /v1/match/media decides."""
+def video_queries(data: bytes) -> list[Query]:
+    """An upload's vpdq hash and every candidate of it, as /v1/match/media looks them up."""
     signals = hash_file(data, REGISTRY, Limits(), variants=True)
-    queries = [parse_signal(REGISTRY, s) for s in signals if s.signal_type == "vpdq"]
+    return [parse_signal(REGISTRY, s) for s in signals if s.signal_type == "vpdq"]
+
+
+def hashwall_lookup(live: LiveIndex, queries: list[Query]) -> tuple[str, str, float]:
+    """(verdict, candidate, query share) of an upload's `video_queries`, as
+    /v1/match/media decides."""
     (verdict,) = match_subjects(live, [queries])
     videos = [m for m in verdict.matches if m.video]
     video = max(videos, key=lambda m: m.video.query_share if m.video else 0.0, default=None)
@@ -332,7 +337,8 @@ def robustness(folder: Path, videos: int, composite: float) -> str:
                 continue
             copy = write_video(folder / "copy.mp4", change(read_frames(path)), 600, crf)
             share = vpdq_shares(vpdq_frames(copy), vpdq_banked[name])
-            verdict, candidate, ours = hashwall_lookup(banks[name], copy.read_bytes())
+            queries = video_queries(copy.read_bytes())
+            verdict, candidate, ours = hashwall_lookup(banks[name], queries)
             rows.append(
                 [
                     edit,
@@ -351,7 +357,7 @@ def robustness(folder: Path, videos: int, composite: float) -> str:
         if not others:
             continue
         other_live = hashwall_bank(list(others.values()))
-        verdict, _, share = hashwall_lookup(other_live, path.read_bytes())
+        verdict, _, share = hashwall_lookup(other_live, video_queries(path.read_bytes()))
         distinct.append([name, ", ".join(others), verdict, f"{share:.0f}%"])
     return (
         "Query share: percent of the copy's frames (quality >= 50) within 31 bits of the "
@@ -410,16 +416,15 @@ def slideshows(folder: Path, count: int) -> str:
     best = 0.0
     for number, path in enumerate(paths):
         live = hashwall_bank([v for k, v in enumerate(banked) if k != number])
-        verdict, _, _ = hashwall_lookup(live, path.read_bytes())
+        queries = video_queries(path.read_bytes())
+        verdict, _, _ = hashwall_lookup(live, queries)
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
         # How close any candidate came: its share of frames within the review distance.
-        for signal in hash_file(path.read_bytes(), REGISTRY, Limits(), variants=True):
-            if signal.signal_type == "vpdq":
-                frames = parse_signal(REGISTRY, signal).frames
-                assert frames is not None
-                for found in live.search_video("vpdq", frames, review):
-                    near = compare(found.frames, review) if found.frames else None
-                    best = max(best, near.query_share if near else 0.0)
+        for query in queries:
+            assert query.frames is not None
+            for found in live.search_video("vpdq", query.frames, review):
+                near = compare(found.frames, review) if found.frames else None
+                best = max(best, near.query_share if near else 0.0)
     outcome = ", ".join(f"{verdicts[v]} {v}" for v in ("block", "review", "allow") if v in verdicts)
     return (
         f"{len(shows)} slideshows of {SLIDES} distinct photos each ({SLIDE_SECONDS:.0f} s a "
