@@ -49,10 +49,12 @@ MIN_WIDTH = 8
 BUCKET_CODES = 8
 #: Layouts are chosen among those whose arrays (codes, ids, flags, tables) take at most
 #: this many bytes per code, when any does: a bank's size is bounded by memory first.
-#: Below 100, to leave room for the tail and the allocator. At 1M pdq codes it costs
-#: one substring more than the fastest layout at radius 31 (a 24-bit table's presence
-#: bitmap alone is 2 MiB); from a few million codes on, the fastest layout fits.
-MAX_BYTES_PER_CODE = 96
+#: Below 100 (the target per stored hash), leaving room for the tail (at most 1/64 of
+#: the slots, in arrays of 41 bytes a slot grown by doubling: 1.3 bytes a code) and the
+#: allocator. At 1M pdq codes it rules out the fewest substrings (a 24-bit table's
+#: presence bitmap alone is 2 MiB) but admits eight of 22 bits and four of 20 (96.0 bytes
+#: a code); from a few million codes on, the fastest layout fits.
+MAX_BYTES_PER_CODE = 97
 #: The tail is merged into the built part once it holds this share of all slots.
 TAIL_SHARE = 1 / 64
 MIN_TAIL = 4096
@@ -86,7 +88,7 @@ Table = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """How a code is cut into substrings: widths of near-equal size, widest first."""
+    """How a code is cut into substrings, the widest first (see `choose_layout`)."""
 
     widths: tuple[int, ...]
 
@@ -145,12 +147,33 @@ def low_bits(n: int, width: int) -> int:
     return width - bucket_bits
 
 
+def candidate_layouts(bits: int, radius: int) -> list[Layout]:
+    """Layouts worth costing for a search at `radius`: for each number of substrings, the
+    near-equal split, and splits whose tables probed one bit farther (the first
+    `radius % m + 1`, see `Layout.reaches`) are wider than the rest. Those are the costly
+    ones: at 1M codes and radius 31, eight tables of 22 bits and four of 20 answer about
+    a fifth faster than four of 22 and eight of 21."""
+    fewest = max(1, -(-bits // MAX_WIDTH))
+    most = max(fewest, min(64, bits // MIN_WIDTH))
+    layouts = []
+    for m in range(fewest, most + 1):
+        even = Layout.split(bits, m)
+        layouts.append(even)
+        farther, rest = radius % m + 1, m - (radius % m + 1)
+        for width in range(even.widths[0], MAX_WIDTH + 1):
+            left = bits - farther * width
+            if rest == 0 or left < rest * MIN_WIDTH:
+                break
+            layout = Layout((width,) * farther + Layout.split(left, rest).widths)
+            if left <= rest * MAX_WIDTH and layout != even:
+                layouts.append(layout)
+    return layouts
+
+
 def choose_layout(n: int, bits: int, radius: int) -> Layout:
     """The cheapest layout for `n` codes searched at `radius`, among those within
     MAX_BYTES_PER_CODE when any is."""
-    fewest = max(1, -(-bits // MAX_WIDTH))
-    most = max(fewest, min(64, bits // MIN_WIDTH))
-    layouts = [Layout.split(bits, m) for m in range(fewest, most + 1)]
+    layouts = candidate_layouts(bits, radius)
     size = max(n, 1)
     small = [
         layout for layout in layouts if layout.nbytes(size, bits // 8) <= MAX_BYTES_PER_CODE * size
