@@ -7,12 +7,16 @@ import cv2
 import numpy as np
 import pdqhash
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.demo import sample_image
 from matcher.decode import Limits
 from matcher.media import hash_file
 from matcher.signals import Media, PerceptualSignalType, Signal, default_registry
 from matcher.variants import (
+    BORDER_COVER,
+    BORDER_TOLERANCE,
     MIN_DETAIL,
     MIN_QUALITY,
     MIN_TURNED_QUALITY,
@@ -84,6 +88,64 @@ def test_padding_and_letterbox_are_trimmed() -> None:
     assert best(boxed, original)[1] <= 16
     mirrored_padded = np.ascontiguousarray(padded[:, ::-1])
     assert best(mirrored_padded, original)[0] == "trimmed:mirrored"
+
+
+def line_by_line_trim(gray: np.ndarray) -> tuple[int, int, int, int]:
+    """The trim as its docstring reads, one line at a time: each side whose outer edge is
+    one colour loses the lines of that colour, top, bottom, left, right in turn."""
+
+    def border(line: np.ndarray, colour: float) -> bool:
+        return float(np.mean(np.abs(line.astype(np.float32) - colour) <= BORDER_TOLERANCE)) >= (
+            BORDER_COVER
+        )
+
+    def edge_colour(line: np.ndarray) -> float | None:
+        colour = float(np.median(line.astype(np.float32)))
+        return colour if border(line, colour) else None
+
+    height, width = gray.shape
+    top, bottom, left, right = 0, height, 0, width
+    colours = [edge_colour(e) for e in (gray[0], gray[-1], gray[:, 0], gray[:, -1])]
+    while colours[0] is not None and top < bottom - 1 and border(gray[top], colours[0]):
+        top += 1
+    while colours[1] is not None and bottom - 1 > top and border(gray[bottom - 1], colours[1]):
+        bottom -= 1
+    while (
+        colours[2] is not None and left < right - 1 and border(gray[top:bottom, left], colours[2])
+    ):
+        left += 1
+    while (
+        colours[3] is not None
+        and right - 1 > left
+        and border(gray[top:bottom, right - 1], colours[3])
+    ):
+        right -= 1
+    return top, bottom, left, right
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bars=st.tuples(*[st.integers(0, 70)] * 4),
+    colour=st.integers(0, 255),
+    noise=st.sampled_from([0, 3, 12]),
+    flat=st.booleans(),
+)
+def test_trim_box_is_the_line_by_line_trim(
+    seed: int, bars: tuple[int, int, int, int], colour: int, noise: int, flat: bool
+) -> None:
+    """Measured a block of lines at a time, the trim finds what a line at a time does:
+    bars of any width (the whole image too), noisy bars, pictures as flat as a bar."""
+    rng = np.random.default_rng(seed)
+    picture = (
+        np.full((40, 50), colour, np.uint8)
+        if flat
+        else rng.integers(0, 256, (int(rng.integers(1, 60)), int(rng.integers(1, 60))), np.uint8)
+    )
+    top, bottom, left, right = bars
+    gray = cv2.copyMakeBorder(picture, top, bottom, left, right, cv2.BORDER_CONSTANT, value=colour)
+    gray = np.clip(gray + rng.integers(-noise, noise + 1, gray.shape), 0, 255).astype(np.uint8)
+    assert trim_box(gray) == line_by_line_trim(gray)
 
 
 def test_a_letterboxed_picture_with_a_dark_edge_is_centred() -> None:
