@@ -20,7 +20,7 @@ import numpy as np
 from matcher.decode import shrink
 from matcher.pdq_kernel import pdq_code
 from matcher.signals import Media, PerceptualSignalType, Signal
-from matcher.variants import is_detailed, pdq_variants
+from matcher.variants import Grey, is_detailed, pdq_variants
 
 #: Longest side an image is shrunk to before PDQ; chosen in benchmarks/hash_bench.py.
 #: Decoding shrinks uploads to this size too, so pdq and phash share one working image.
@@ -62,8 +62,9 @@ class PDQ(PerceptualSignalType):
         if media.rgb is None:
             return []
         rgb = shrink(media.rgb, PDQ_MAX_SIDE)
-        detailed = is_detailed(rgb)
-        own, *extra = pdq_variants(rgb, candidates=detailed)
+        grey = Grey.of(rgb)
+        detailed = is_detailed(rgb, grey)
+        own, *extra = pdq_variants(rgb, candidates=detailed, grey=grey)
         return [Signal(self.name, self.format(own.code), own.quality, detailed=detailed)] + [
             Signal(self.name, self.format(v.code), v.quality, v.name) for v in extra
         ]

@@ -131,6 +131,20 @@ UNROTATED = "unrotated"
 
 
 @dataclass(frozen=True, slots=True)
+class Grey:
+    """A picture's grey values and their copy at most `ANALYSIS_SIDE` pixels wide: what
+    the detail measure, the views and the caption bands look at, made once a picture."""
+
+    full: np.ndarray
+    small: np.ndarray
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> Grey:
+        full = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
+        return cls(full, shrink(full, ANALYSIS_SIDE))
+
+
+@dataclass(frozen=True, slots=True)
 class Variant:
     """One candidate hash: how it was made (`trimmed:mirrored`), its code and quality."""
 
@@ -377,25 +391,25 @@ def grid_rows(cells: tuple[int, int], height: int) -> tuple[int, int]:
     return round(cells[0] * BAND_CELL * height), round(cells[1] * BAND_CELL * height)
 
 
-def detail(rgb: np.ndarray) -> float:
+def detail(rgb: np.ndarray, grey: Grey | None = None) -> float:
     """The share of a picture that is not flat: where the grey values spread by more
     than 4 over 5x5 pixels of a copy at most `ANALYSIS_SIDE` pixels wide, as sensor noise
     and texture do everywhere in a photo and a flat drawing does only along its edges,
     and do not merely ramp: a smooth gradient (an icon's bevel, a shaded button) spreads
     as much, but its grey values bend by 2 or less (the Laplacian) everywhere in the 5x5.
     Measured: a grey beveled icon 0.21 by spread alone, 0.11 with the bend; real photos
-    and their copies unchanged (`benchmarks/RESULTS.md`, "Variants")."""
-    small = shrink(rgb, ANALYSIS_SIDE)
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) if small.ndim == 3 else small
+    and their copies unchanged (`benchmarks/RESULTS.md`, "Variants"). `grey` is the
+    picture's `Grey`, when the caller has made it."""
+    gray = (grey or Grey.of(rgb)).small
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (5, 5))
     spread = cv2.dilate(gray, kernel).astype(np.int16) - cv2.erode(gray, kernel)
     bend = cv2.dilate(np.abs(cv2.Laplacian(gray, cv2.CV_16S, ksize=1)), kernel)
     return float(((spread > 4) & (bend > 2)).mean())
 
 
-def is_detailed(rgb: np.ndarray) -> bool:
+def is_detailed(rgb: np.ndarray, grey: Grey | None = None) -> bool:
     """Whether a picture has enough detail for extra candidates and parts."""
-    return detail(rgb) >= MIN_DETAIL
+    return detail(rgb, grey) >= MIN_DETAIL
 
 
 def worth_a_candidate(box: Box, shape: tuple[int, ...]) -> bool:
@@ -423,13 +437,14 @@ def _scaled(box: Box, factor: float, shape: tuple[int, ...]) -> Box:
     )
 
 
-def views(rgb: np.ndarray) -> dict[str, np.ndarray]:
+def views(rgb: np.ndarray, grey: Grey | None = None) -> dict[str, np.ndarray]:
     """The pictures candidates are hashed from, each when it differs enough from the
     upload: `trimmed` (uniform borders removed), `centred` (the trimmed box with opposite
     bars made equal, when they were not), `inner` (the photo in a canvas),
     `uncaptioned` (caption bands filled in) and `uncaptioned_wide` (a single band widened
     to the grid of the bank's `uncaptioned` parts)."""
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    grey = grey or Grey.of(rgb)
+    gray, small = grey.full, grey.small
     found: dict[str, np.ndarray] = {}
     # A sliver of border left in moves pdq by tens of bits: trim at full resolution.
     trimmed = trim_box(gray)
@@ -438,7 +453,6 @@ def views(rgb: np.ndarray) -> dict[str, np.ndarray]:
         centred = centred_box(gray, trimmed)
         if centred is not None and worth_a_candidate(centred, gray.shape):
             found["centred"] = _crop(rgb, centred)
-    small = shrink(gray, ANALYSIS_SIDE)
     inner = inner_box(small)
     if inner is not None and worth_a_candidate(inner, small.shape):
         # Found on the small copy; its edges are then settled at full resolution.
@@ -577,16 +591,20 @@ def _crop(rgb: np.ndarray, box: Box) -> np.ndarray:
     return rgb[top:bottom, left:right]
 
 
-def pdq_variants(rgb: np.ndarray, candidates: bool = True) -> list[Variant]:
+def pdq_variants(
+    rgb: np.ndarray, candidates: bool = True, grey: Grey | None = None
+) -> list[Variant]:
     """Every candidate of an RGB image, its own hash (`original`) first; candidates
     under `MIN_QUALITY` are left out, except the original and the whole picture's other
     orientations down to `MIN_TURNED_QUALITY`. Without `candidates` (a picture that is
-    not `is_detailed`), the original only."""
+    not `is_detailed`), the original only. `grey` is the image's `Grey`, when the caller
+    has made it (to tell `is_detailed`)."""
     found = dihedral(rgb, "whole")
     if not candidates:
         return found[:1]
     turned = [v for v in found[1:] if v.quality >= MIN_TURNED_QUALITY]
-    views_found = [v for name, picture in views(rgb).items() for v in dihedral(picture, name)]
+    found_views = views(rgb, grey).items()
+    views_found = [v for name, picture in found_views for v in dihedral(picture, name)]
     views_found += uncropped(rgb) + unrotated(rgb)
     return [found[0], *turned, *(v for v in views_found if v.quality >= MIN_QUALITY)]
 
