@@ -274,9 +274,14 @@ def inner_box(gray: np.ndarray) -> Box | None:
     with no uniform outer edge has no canvas, and no candidate.
     """
     canvas = []
-    for axis in (1, 0):
-        shares, colours = _line_shares(gray, axis)
-        canvas += [float(colours[i]) for i in (0, -1) if shares[i] >= BORDER_COVER]
+    # Only the outer lines tell the canvas's colours: measure those alone.
+    for axis, outer in ((1, gray[[0, -1]]), (0, gray[:, [0, -1]])):
+        shares, colours = _line_shares(outer, axis)
+        canvas += [
+            float(colour)
+            for share, colour in zip(shares, colours, strict=True)
+            if share >= BORDER_COVER
+        ]
     if not canvas:
         return None
     box = (0, gray.shape[0], 0, gray.shape[1])
