@@ -520,10 +520,13 @@ class MIHIndex:
             if not slots_b:  # most lookups match nothing
                 results.extend([NO_HITS] * (len(lims_b) // 8 - 1))
                 continue
-            lims = np.frombuffer(lims_b, dtype=np.int64).tolist()
             slots = np.frombuffer(slots_b, dtype=np.int32)
             dists = np.frombuffer(dists_b, dtype=np.int32)
             ids = self._ids_of(view, slots)
+            if len(lims_b) == 16:  # one query (a lookup's usual case): every hit is its own
+                results.append(sort_hits(ids, dists) if len(ids) > 1 else Hits(ids, dists))
+                continue
+            lims = np.frombuffer(lims_b, dtype=np.int64).tolist()
             for lo, hi in pairwise(lims):
                 if hi - lo > 1:
                     results.append(sort_hits(ids[lo:hi], dists[lo:hi]))
@@ -536,7 +539,7 @@ class MIHIndex:
         """The ids of a search's hits, by slot (int64)."""
         part = view.part
         if not len(view.tail_ids):
-            return part.ids[slots].astype(np.int64)
+            return part.ids.take(slots).astype(np.int64)
         ids = np.empty(len(slots), dtype=np.int64)
         in_part = slots < part.size
         ids[in_part] = part.ids[slots[in_part]]
