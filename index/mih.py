@@ -159,10 +159,13 @@ def candidate_layouts(bits: int, radius: int) -> list[Layout]:
     for m in range(fewest, most + 1):
         even = Layout.split(bits, m)
         layouts.append(even)
-        farther, rest = radius % m + 1, m - (radius % m + 1)
+        farther = radius % m + 1
+        rest = m - farther
+        if not rest:  # every table is probed as far: only the even split
+            continue
         for width in range(even.widths[0], MAX_WIDTH + 1):
             left = bits - farther * width
-            if rest == 0 or left < rest * MIN_WIDTH:
+            if left < rest * MIN_WIDTH:
                 break
             layout = Layout((width,) * farther + Layout.split(left, rest).widths)
             if left <= rest * MAX_WIDTH and layout != even:
@@ -179,6 +182,13 @@ def choose_layout(n: int, bits: int, radius: int) -> Layout:
         layout for layout in layouts if layout.nbytes(size, bits // 8) <= MAX_BYTES_PER_CODE * size
     ]
     return min(small or layouts, key=lambda layout: layout.cost(size, radius))
+
+
+def _hits(ids: np.ndarray, distances: np.ndarray) -> Hits:
+    """One query's hits, in a search's order (sorting only when there are several)."""
+    if len(ids) > 1:
+        return sort_hits(ids, distances)
+    return Hits(ids, distances) if len(ids) else NO_HITS
 
 
 def _find_sorted(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -524,14 +534,10 @@ class MIHIndex:
             dists = np.frombuffer(dists_b, dtype=np.int32)
             ids = self._ids_of(view, slots)
             if len(lims_b) == 16:  # one query (a lookup's usual case): every hit is its own
-                results.append(sort_hits(ids, dists) if len(ids) > 1 else Hits(ids, dists))
+                results.append(_hits(ids, dists))
                 continue
             lims = np.frombuffer(lims_b, dtype=np.int64).tolist()
-            for lo, hi in pairwise(lims):
-                if hi - lo > 1:
-                    results.append(sort_hits(ids[lo:hi], dists[lo:hi]))
-                else:
-                    results.append(Hits(ids[lo:hi], dists[lo:hi]) if hi > lo else NO_HITS)
+            results.extend(_hits(ids[lo:hi], dists[lo:hi]) for lo, hi in pairwise(lims))
         return results
 
     @staticmethod

@@ -166,13 +166,16 @@ def dihedral(rgb: np.ndarray, region: str = "whole") -> list[Variant]:
     ]
 
 
-def _share_near(line: np.ndarray, colour: float, tolerance: float = BORDER_TOLERANCE) -> float:
-    """The share of a line's pixels within `tolerance` grey levels of `colour`."""
-    return float(np.mean(np.abs(np.asarray(line, dtype=np.float32) - colour) <= tolerance))
+def _share_near(
+    lines: np.ndarray, colour: float, tolerance: float = BORDER_TOLERANCE
+) -> np.ndarray:
+    """The share of a line's pixels within `tolerance` grey levels of `colour`; of each
+    row's, given rows."""
+    return (np.abs(np.asarray(lines, dtype=np.float32) - colour) <= tolerance).mean(axis=-1)
 
 
 def _line_is_border(line: np.ndarray, colour: float, tolerance: float) -> bool:
-    return _share_near(line, colour, tolerance) >= BORDER_COVER
+    return bool(_share_near(line, colour, tolerance) >= BORDER_COVER)
 
 
 def trim_box(gray: np.ndarray, tolerance: float = BORDER_TOLERANCE) -> Box:
@@ -212,8 +215,9 @@ def _bar(lines: np.ndarray, colour: float, tolerance: float) -> int:
     (`_line_is_border`). Blocks grow from 8 rows: most bars are narrow."""
     done, block = 0, 8
     while done < len(lines):
-        shares = (np.abs(lines[done : done + block] - colour) <= tolerance).mean(axis=1)
-        short = np.flatnonzero(shares < BORDER_COVER)
+        short = np.flatnonzero(
+            _share_near(lines[done : done + block], colour, tolerance) < BORDER_COVER
+        )
         if len(short):
             return done + int(short[0])
         done, block = done + block, 2 * block
@@ -357,7 +361,7 @@ def _settled(gray: np.ndarray, top: int, bottom: int, colour: float) -> tuple[in
     height = gray.shape[0]
 
     def in_band(row: int) -> bool:
-        return _share_near(gray[row], colour) >= BAND_COVER
+        return bool(_share_near(gray[row], colour) >= BAND_COVER)
 
     bottom = min(bottom, height)
     while top > 0 and in_band(top - 1):
@@ -608,8 +612,8 @@ def pdq_variants(
     if not candidates:
         return found[:1]
     turned = [v for v in found[1:] if v.quality >= MIN_TURNED_QUALITY]
-    found_views = views(rgb, grey).items()
-    views_found = [v for name, picture in found_views for v in dihedral(picture, name)]
+    pictures = views(rgb, grey)
+    views_found = [v for name, picture in pictures.items() for v in dihedral(picture, name)]
     views_found += uncropped(rgb) + unrotated(rgb)
     return [found[0], *turned, *(v for v in views_found if v.quality >= MIN_QUALITY)]
 
