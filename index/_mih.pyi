@@ -14,7 +14,7 @@ def search(
     queries: np.ndarray,
     code_bytes: int,
     radius: int,
-    use_tables: bool,
+    mode: int,
 ) -> tuple[bytes, bytes, bytes]: ...
 def build(
     codes: np.ndarray,
@@ -28,3 +28,4 @@ def build(
     present: np.ndarray,
 ) -> None: ...
 def trim() -> None: ...
+def vectors(enabled: bool) -> bool: ...

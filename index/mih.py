@@ -72,6 +72,16 @@ PROBE_COST = 0.18
 FAR_PROBE_COST = 0.36
 CANDIDATE_COST = 1.0
 SCAN_COST = 1 / 60
+#: A batch scan (32-byte codes; `_mih.c`) reads each code once for the whole batch, then
+#: compares it with every query on its first 128 bits. Fitted against the model's own
+#: cost of probing at 1M codes and radius 47 (14,751 units, measured 290-360 us a query):
+#: reading a code costs 1/17 of a unit, comparing it with a query 1/140. So a batch of
+#: about ten queries or more at that radius is scanned (100 queries: 172 against 360 us
+#: a query), while at radius 31 probing stays about five times cheaper.
+BATCH_CODE_COST = 1 / 17
+BATCH_PAIR_COST = 1 / 140
+#: How `_mih.search` goes through the built part.
+SCAN, TABLES, BATCH_SCAN = 0, 1, 2
 #: Queries per thread below which a batch is not worth splitting.
 MIN_CHUNK = 32
 #: Codes below which tables are built one after another (threads cost more than they save).
@@ -219,18 +229,29 @@ class Part:
     layout: Layout
     table_layout: np.ndarray  # (m, 4) int32: start, width, low bits, slot bits
     tables: list[Table]
-    probe_at: dict[int, bool] = field(default_factory=dict)  # radius -> tables beat a scan
+    probe_at: dict[int, float] = field(default_factory=dict)  # radius -> cost of probing
 
     @property
     def size(self) -> int:
         return len(self.alive)
 
-    def use_tables(self, radius: int) -> bool:
-        """Whether probing the tables at `radius` is cheaper than scanning every code."""
+    def probe_cost(self, radius: int) -> float:
+        """The model's cost of probing the tables for one query at `radius`."""
         if radius not in self.probe_at:
-            cost = self.layout.cost(self.size, radius) if self.tables else float("inf")
-            self.probe_at[radius] = cost < self.size * SCAN_COST
+            self.probe_at[radius] = (
+                self.layout.cost(self.size, radius) if self.tables else float("inf")
+            )
         return self.probe_at[radius]
+
+    def mode(self, radius: int, queries: int, code_bytes: int) -> int:
+        """The cheapest way through this part for `queries` queries at `radius`: probing
+        the tables, one scan per query, or one scan for the whole batch."""
+        probing = self.probe_cost(radius)
+        if code_bytes == 32 and queries > 1:
+            batch = self.size * (BATCH_CODE_COST + queries * BATCH_PAIR_COST) / queries
+            if batch < min(probing, self.size * SCAN_COST):
+                return BATCH_SCAN
+        return TABLES if probing < self.size * SCAN_COST else SCAN
 
     @classmethod
     def empty(cls, code_bytes: int) -> Part:
@@ -501,9 +522,9 @@ class MIHIndex:
 
     # --- search ---------------------------------------------------------------------------
 
-    def _use_tables(self, part: Part, radius: int) -> bool:
-        """Probe the tables unless a plain scan of the part would be cheaper."""
-        return part.use_tables(radius)
+    def _mode(self, part: Part, radius: int, queries: int) -> int:
+        """How to search the part for `queries` queries: the cheapest way (`Part.mode`)."""
+        return part.mode(radius, queries, self.code_bytes)
 
     def search(self, codes: np.ndarray, radius: int) -> list[Hits]:
         codes = check_queries(codes, self.code_bytes, radius)
@@ -512,17 +533,17 @@ class MIHIndex:
         # byte store.
         view = self._view
         part = view.part
-        use_tables = self._use_tables(part, radius)
-        tables = part.tables if use_tables else []
-        layout = part.table_layout if use_tables else part.table_layout[:0]
+        chunks = max(1, min(self.threads, len(codes) // MIN_CHUNK))
 
         def run(chunk: np.ndarray) -> tuple[bytes, bytes, bytes]:
+            mode = self._mode(part, radius, len(chunk))
+            tables = part.tables if mode == TABLES else []
+            layout = part.table_layout if mode == TABLES else part.table_layout[:0]
             return _mih.search(
                 part.codes, part.alive, tables, layout, view.tail_codes, view.tail_alive,
-                chunk, self.code_bytes, radius, use_tables,
+                chunk, self.code_bytes, radius, mode,
             )  # fmt: skip
 
-        chunks = max(1, min(self.threads, len(codes) // MIN_CHUNK))
         pool = self._executor() if chunks > 1 else None
         outputs = list(pool.map(run, np.array_split(codes, chunks))) if pool else [run(codes)]
         results = []

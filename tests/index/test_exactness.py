@@ -10,12 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index import BruteForceIndex, ExactIndex, FlatIndex, snapshot
+from index import BruteForceIndex, ExactIndex, FlatIndex, _mih, snapshot
+from index.base import Hits
 from index.mih import (
+    BATCH_SCAN,
     MAX_BYTES_PER_CODE,
     MAX_WIDTH,
     MIN_WIDTH,
+    SCAN,
     SCAN_COST,
+    TABLES,
     Layout,
     MIHIndex,
     Part,
@@ -34,8 +38,8 @@ class ProbingMIH(MIHIndex):
         options = {"min_tail": 16, "background": False} | options
         super().__init__(code_bytes, radius, **options)  # type: ignore[arg-type]
 
-    def _use_tables(self, part: Part, radius: int) -> bool:
-        return bool(part.tables) and max(part.layout.reaches(radius)) <= 3
+    def _mode(self, part: Part, radius: int, queries: int) -> int:
+        return TABLES if part.tables and max(part.layout.reaches(radius)) <= 3 else SCAN
 
 
 class WideMIH(ProbingMIH):
@@ -62,6 +66,25 @@ class UnevenMIH(ProbingMIH):
         )
 
 
+class BatchScanMIH(ProbingMIH):
+    """MIH that scans every batch of 32-byte codes once for all its queries, through the
+    AVX-512 loop where the CPU has one, else the portable loop."""
+
+    def _mode(self, part: Part, radius: int, queries: int) -> int:
+        return BATCH_SCAN if self.code_bytes == 32 else SCAN
+
+
+class PortableBatchScanMIH(BatchScanMIH):
+    """The batch scan's portable loop, on any CPU."""
+
+    def search(self, codes: np.ndarray, radius: int) -> list[Hits]:
+        previous = _mih.vectors(False)
+        try:
+            return super().search(codes, radius)
+        finally:
+            _mih.vectors(previous)
+
+
 class BackgroundMIH(MIHIndex):
     """MIH merging in a background thread while the test goes on adding and searching."""
 
@@ -76,6 +99,8 @@ PERCEPTUAL_BACKENDS = [
     WideMIH,
     NarrowMIH,
     UnevenMIH,
+    BatchScanMIH,
+    PortableBatchScanMIH,
     BackgroundMIH,
 ]
 
@@ -261,6 +286,50 @@ def test_re_adding_the_same_codes_never_hides_them_from_a_search(backend) -> Non
 
     assert missed_while(index, stable, 1500, 23, re_add) == []
     assert len(index) == 200
+
+
+@pytest.mark.parametrize("backend", [BatchScanMIH, PortableBatchScanMIH])
+def test_batch_scan_crosses_blocks_and_skips_removed_codes(backend) -> None:  # type: ignore[no-untyped-def]
+    """The batch scan reads codes in blocks of 1,024, eight at a time: a bank of a few
+    blocks and a ragged end, with removed codes and a fresh tail, at radii from exact
+    copies to the whole width."""
+    rng = np.random.default_rng(11)
+    index, oracle = backend(32, min_tail=1 << 20), BruteForceIndex(32)
+    codes = make_codes(rng, 2_603, 32, clustered=True)
+    index.add(np.arange(2_603), codes)
+    index.flush()
+    fresh = make_codes(rng, 37, 32, clustered=False)
+    index.add(np.arange(2_603, 2_640), fresh)  # stays in the tail
+    oracle.add(np.arange(2_603), codes)
+    oracle.add(np.arange(2_603, 2_640), fresh)
+    gone = rng.choice(2_640, 300, replace=False)
+    index.remove(gone)
+    oracle.remove(gone)
+    picks = np.concatenate([codes[[0, 1023, 1024, 2047, 2048, 2600, 2602]], fresh[:3]])
+    queries = np.concatenate([picks, [flip_bits(c, 40, rng) for c in picks]])
+    for radius in (0, 31, 47, 127, 128, 200, 256):
+        got = index.search(queries, radius)
+        assert [h.pairs() for h in got] == [h.pairs() for h in oracle.search(queries, radius)]
+
+
+def test_cost_model_scans_wide_batches_and_probes_the_rest() -> None:
+    """At 1M codes and radius 47 a batch of 100 queries is cheaper scanned once than
+    probed 100 times; a single query, or any batch at radius 31, probes the tables."""
+    n = 1_000_000
+    layout = choose_layout(n, 256, 47)
+    empty = np.zeros(0, np.uint32)
+    part = Part(
+        codes=np.zeros((0, 32), np.uint8),
+        ids=empty,
+        alive=np.zeros(n, np.uint8),
+        layout=layout,
+        table_layout=np.zeros((len(layout.widths), 4), np.int32),
+        tables=[(empty, empty, np.zeros(0, np.uint64))] * len(layout.widths),
+    )
+    assert part.mode(47, 100, 32) == BATCH_SCAN
+    assert part.mode(47, 1, 32) == TABLES
+    assert part.mode(31, 100, 32) == TABLES
+    assert part.mode(47, 100, 8) == TABLES  # the batch scan reads 32-byte codes only
 
 
 def test_snapshot_is_memory_mapped_and_refuses_other_files(tmp_path: Path) -> None:
