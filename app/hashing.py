@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from fastapi.concurrency import run_in_threadpool
 
 from app.errors import from_matcher_error
+from app.hash_worker import IdleTrim, in_worker, start_worker
 from matcher.decode import Limits
 from matcher.errors import MatcherError
 from matcher.media import hash_file, second_look, warm_up
@@ -53,14 +54,20 @@ class MediaHasher:
         # Each file being decoded holds its pixels in memory: this bounds how many do.
         self._slots = asyncio.Semaphore(concurrency)
         self._pool: ProcessPoolExecutor | None = None
+        # Request bodies and results pass through this process too (and with no hashing
+        # processes, the pictures themselves).
+        self._trim = IdleTrim()
 
     def start(self) -> None:
         """Start the worker processes and wait until each has loaded the hashers."""
+        self._trim.start()
         if self.processes and self._pool is None:
             # Spawned, not forked: forking a threaded server is unsafe. Each submission
             # starts a worker until all have (one is idle only once it has run one).
             self._pool = ProcessPoolExecutor(
-                self.processes, mp_context=multiprocessing.get_context("spawn")
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=start_worker,
             )
             with main_module_hidden():
                 started = [self._pool.submit(warm_up) for _ in range(self.processes)]
@@ -75,10 +82,11 @@ class MediaHasher:
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
         """Run `work(*args)` in a worker process (or a thread), one slot per file."""
         async with self._slots:
-            if self.processes:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._executor(), work, *args)
-            return await run_in_threadpool(work, *args)
+            with self._trim.busy():
+                if self.processes:
+                    loop = asyncio.get_running_loop()
+                    return await loop.run_in_executor(self._executor(), in_worker, work, *args)
+                return await run_in_threadpool(work, *args)
 
     async def hash_files(
         self,
@@ -120,6 +128,7 @@ class MediaHasher:
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
+        self._trim.stop()
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None

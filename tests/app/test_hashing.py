@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+import time
 import types
 
 import pytest
 
+from app import hash_worker
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.hashing import MediaHasher
 from matcher.decode import Limits
@@ -59,3 +61,40 @@ def test_processes_load_the_matcher_not_the_server(monkeypatch: pytest.MonkeyPat
         hasher.close()
     assert "matcher.media" in loaded and "av" in loaded
     assert not {"app.cli", "fastapi", "sqlalchemy"} & set(loaded)
+
+
+def test_idle_trim_gives_memory_back_once_per_pause() -> None:
+    """Free memory goes back to the system after a pause in the work, never during it,
+    and once per pause."""
+    calls: list[float] = []
+    trim = hash_worker.IdleTrim(idle=0.05, release=lambda: calls.append(time.monotonic()))
+    trim.start()
+    try:
+        with trim.busy():
+            pass
+        with trim.busy():  # at once busy again: nothing given back while it works
+            time.sleep(0.3)
+            assert calls == []
+        finished = time.monotonic()
+        time.sleep(0.3)
+        assert len(calls) == 1 and calls[0] - finished >= 0.05
+        time.sleep(0.2)
+        assert len(calls) == 1  # nothing hashed since: nothing more to give back
+        with trim.busy():
+            pass
+        time.sleep(0.3)
+        assert len(calls) == 2
+    finally:
+        trim.stop()
+
+
+def test_each_hashing_process_runs_its_idle_trim(hasher: MediaHasher) -> None:
+    hasher.start()
+    assert hasher._pool is not None
+    started = [
+        hasher._pool.submit(
+            eval, "__import__('app.hash_worker').hash_worker._worker_trim is not None"
+        )
+        for _ in range(4)
+    ]
+    assert all(future.result() for future in started)
