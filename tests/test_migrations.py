@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from app.migrate import upgrade
+import migrations
+from app.migrate import SchemaOutOfDate, alembic_config, check_schema, upgrade
 from app.models import Base
+
+
+def test_head_is_alembic_head() -> None:
+    """Servers check the schema against `migrations.HEAD`, not Alembic's scripts."""
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == migrations.HEAD
 
 
 def test_migrations_match_models(engine: Engine) -> None:
@@ -21,12 +29,16 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     upgrade(engine, "head")
     from alembic import command
 
-    from app.migrate import alembic_config
-
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "base")
     assert "banks" not in inspect(engine).get_table_names()
+    with pytest.raises(SchemaOutOfDate, match="at nothing"):
+        check_schema(engine)
+    upgrade(engine, "0004")
+    with pytest.raises(SchemaOutOfDate, match="at 0004, hashwall needs 0005"):
+        check_schema(engine)
     upgrade(engine)
+    check_schema(engine)
     assert "banks" in inspect(engine).get_table_names()
