@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -269,6 +270,34 @@ def test_searches_stay_exact_while_adds_merge_in_the_background() -> None:
     oracle.add(np.arange(500), stable)
     assert [h.pairs()[:1] for h in index.search(stable[:20], 0)] == [
         h.pairs()[:1] for h in oracle.search(stable[:20], 0)
+    ]
+
+
+def test_background_merges_pause_between_them_and_searches_see_the_waiting_tail() -> None:
+    """After a merge, the next one waits (MERGE_PAUSE times the last one's duration):
+    codes added meanwhile are searched in the tail, then merged once the pause is over."""
+    rng = np.random.default_rng(4)
+    index, oracle = MIHIndex(32, min_tail=16), BruteForceIndex(32)
+    first = make_codes(rng, 200, 32, clustered=True)
+    index.add(np.arange(200), first)
+    oracle.add(np.arange(200), first)
+    index.flush()
+    index._next_merge = time.monotonic() + 1.0  # as if the last merge had taken 1/3 s
+    more = make_codes(rng, 200, 32, clustered=True)
+    index.add(np.arange(200, 400), more)
+    oracle.add(np.arange(200, 400), more)
+    queries = np.concatenate([first[:20], more[:20]])
+    time.sleep(0.3)
+    assert index._tail_size == 200  # still waiting
+    assert [h.pairs() for h in index.search(queries, 40)] == [
+        h.pairs() for h in oracle.search(queries, 40)
+    ]
+    deadline = time.monotonic() + 10
+    while index._tail_size and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert index._tail_size == 0 and index._next_merge > time.monotonic() - 1
+    assert [h.pairs() for h in index.search(queries, 40)] == [
+        h.pairs() for h in oracle.search(queries, 40)
     ]
 
 
