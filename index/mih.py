@@ -17,6 +17,11 @@ order, so the slot of an id is found by binary search, without a map by id (4 by
 code). Layouts are chosen within a memory budget (`MAX_BYTES_PER_CODE`), and each merge
 gives the memory it freed back to the system (`_mih.trim`).
 
+A batch of queries at a radius too wide for the tables to pay (the pdq review distance,
+47 bits, at a million codes and more) is answered by one blocked scan of the part for the
+whole batch instead (`Part.mode` picks by the cost model): each block of codes meets every
+query while it is in the cache, eight codes at a time on AVX-512 where the CPU has it.
+
 Snapshots are memory-mapped (`index/snapshot.py`): loading a 10M-code index is reading a
 header, not rebuilding tables.
 """
@@ -344,6 +349,7 @@ class MIHIndex:
         self._lock = RWLock()
         self._merging = False
         self._next_merge = 0.0  # time.monotonic() before which a background merge waits
+        self._hurry = threading.Event()  # set: a waiting background merge goes at once
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -460,7 +466,8 @@ class MIHIndex:
     def _merge_logged(self) -> None:
         try:
             # Codes added while it waits join this merge: the tail is scanned meanwhile.
-            time.sleep(max(0.0, self._next_merge - time.monotonic()))
+            self._hurry.wait(max(0.0, self._next_merge - time.monotonic()))
+            self._hurry.clear()
             started = time.monotonic()
             self._merge()
             finished = time.monotonic()
@@ -523,6 +530,7 @@ class MIHIndex:
 
     def flush(self) -> None:
         """Merge the tail into the built part now, in this thread (snapshots, benchmarks)."""
+        self._hurry.set()  # a background merge waiting out its pause: let it run now
         while True:
             with self._lock.write():
                 if not self._merging:
@@ -530,6 +538,7 @@ class MIHIndex:
                     break
             time.sleep(0.01)  # a background merge is running: let it finish first
         self._merge()
+        self._hurry.clear()  # only a merge waiting before this flush was meant to hurry
 
     # --- search ---------------------------------------------------------------------------
 

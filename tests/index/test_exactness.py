@@ -299,6 +299,12 @@ def test_background_merges_pause_between_them_and_searches_see_the_waiting_tail(
     assert [h.pairs() for h in index.search(queries, 40)] == [
         h.pairs() for h in oracle.search(queries, 40)
     ]
+    # A flush (a snapshot) does not wait out a pause.
+    index._next_merge = time.monotonic() + 60
+    index.add(np.arange(400, 420), make_codes(rng, 20, 32, clustered=False))
+    started = time.monotonic()
+    index.flush()
+    assert index._tail_size == 0 and time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("backend", PERCEPTUAL_BACKENDS)
