@@ -295,6 +295,16 @@ static inline void check_full(const Batch *b, Py_ssize_t i, Py_ssize_t qi) {
     if (d <= b->radius && b->alive[i]) emit(&b->outs[qi], (int32_t)i, d);
 }
 
+/* The first two words of codes [start, start + m), word by word. */
+static inline void load_block(const Batch *b, Py_ssize_t start, Py_ssize_t m, uint64_t *w0,
+                              uint64_t *w1) {
+    const uint8_t *block = b->codes + (size_t)start * 32;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        memcpy(&w0[i], block + i * 32, 8);
+        memcpy(&w1[i], block + i * 32 + 8, 8);
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 __attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) static void
@@ -307,11 +317,7 @@ scan_batch_avx512(const Batch *b) {
     const __m512i radius = _mm512_set1_epi64(b->radius);
     for (Py_ssize_t start = 0; start < b->n; start += BLOCK) {
         Py_ssize_t m = b->n - start < BLOCK ? b->n - start : BLOCK;
-        const uint8_t *block = b->codes + (size_t)start * 32;
-        for (Py_ssize_t i = 0; i < m; i++) {
-            memcpy(&w0[i], block + i * 32, 8);
-            memcpy(&w1[i], block + i * 32 + 8, 8);
-        }
+        load_block(b, start, m, w0, w1);
         /* Past the block's last code, words that no query can come near: all ones and
          * all zeros, 64 bits apart in each, so 128 bits over the pair. */
         Py_ssize_t padded = (m + 7) & ~(Py_ssize_t)7;
@@ -345,11 +351,7 @@ CLONES static void scan_batch_portable(const Batch *b) {
     uint64_t w0[BLOCK], w1[BLOCK];
     for (Py_ssize_t start = 0; start < b->n; start += BLOCK) {
         Py_ssize_t m = b->n - start < BLOCK ? b->n - start : BLOCK;
-        const uint8_t *block = b->codes + (size_t)start * 32;
-        for (Py_ssize_t i = 0; i < m; i++) {
-            memcpy(&w0[i], block + i * 32, 8);
-            memcpy(&w1[i], block + i * 32 + 8, 8);
-        }
+        load_block(b, start, m, w0, w1);
         for (Py_ssize_t qi = 0; qi < b->n_queries; qi++) {
             uint64_t q0, q1;
             memcpy(&q0, b->queries + qi * 32, 8);
