@@ -28,7 +28,6 @@ from app.policy import Action
 from app.progress import import_progress
 from app.store import banks as bank_store
 from matcher.errors import MatcherError
-from matcher.media import hash_file
 from matcher.signals import Registry, Signal, default_registry
 
 
@@ -61,14 +60,6 @@ def serve(host: str, port: int, workers: int | None) -> None:
         fail(str(error))
     finally:
         engine.dispose()
-    if workers == 1:
-        import uvicorn
-
-        from app.main import create_app
-
-        app = create_app(settings)
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
-        return
     supervisor = [sys.executable, "-m", "app.supervise", host, str(port), str(workers)]
     supervisor += [settings.log_level, "1" if settings.log_json else "0"]
     sys.stdout.flush()
@@ -114,6 +105,10 @@ def db_upgrade(revision: str) -> None:
 def hash_command(files: tuple[str, ...], as_json: bool, variants: bool, vpdq_only: bool) -> None:
     """Print the hashes of image and video files (images: pdq with quality, phash, md5,
     sha256; videos: md5, sha256 and vpdq, shown as its identity and frame count)."""
+    # Here, not at the top: `hashwall serve` runs in this process and must not load
+    # OpenCV and PyAV, which only the hashing processes use.
+    from matcher.media import hash_file
+
     settings = Settings()
     registry = default_registry()
     if vpdq_only:
@@ -171,6 +166,8 @@ def one_line(registry: Registry, signal: Signal) -> str:
 
 def print_vpdq(name: str, registry: Registry, settings: Settings) -> None:
     """Print a video file's vpdq hash in Meta's text format, or fail naming the file."""
+    from matcher.media import hash_file
+
     try:
         signals = hash_file(Path(name).read_bytes(), registry, settings.limits)
     except MatcherError as error:

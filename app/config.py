@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matcher.decode import Limits
+from matcher.limits import Limits
 
 
 def normalise_database_url(url: str) -> str:

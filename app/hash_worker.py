@@ -1,20 +1,23 @@
 """What runs inside a media hashing process, and the idle trimmer it shares with the server.
 
 A hashing process is spawned and imports this module to run its work: it must stay free
-of the web stack (FastAPI, SQLAlchemy), which would add tens of MB to every process.
+of the web stack (FastAPI, SQLAlchemy), which would add tens of MB to every process. The
+work itself is named, not passed: the server hands it over without importing
+`matcher.media`, and so never loads OpenCV (37 MB a process) or PyAV for nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-
+#: The module whose functions a hashing process runs.
+MEDIA = "matcher.media"
 #: Seconds without an upload after which a process gives its free memory back.
 IDLE_SECONDS = 1.0
 
@@ -95,9 +98,11 @@ def start_worker() -> None:
     _worker_trim.start()
 
 
-def in_worker(work: Callable[..., T], *args: Any) -> T:
-    """Run `work(*args)` in a hashing process, marked busy for its idle trimmer."""
+def in_worker(work: str, *args: Any) -> Any:
+    """Run `matcher.media`'s function called `work` on `args`, marked busy for this
+    process's idle trimmer (when it is a hashing process)."""
+    run = getattr(importlib.import_module(MEDIA), work)
     if _worker_trim is None:
-        return work(*args)
+        return run(*args)
     with _worker_trim.busy():
-        return work(*args)
+        return run(*args)

@@ -3,9 +3,9 @@
 The pdq kernel and OpenCV release the GIL, but an upload's candidates also cost Python
 work (finding borders, canvases and caption bands: several ms of a 1024x768 upload's
 16), so threads would queue behind one another; worker processes hash in parallel, one
-per core. The bytes reach a
-worker through a pipe, in memory: nothing is written to disk. `processes=0` hashes in
-the server's own threads (no extra processes, for small deployments and most tests).
+per core. The bytes reach a worker through a pipe, in memory: nothing is written to
+disk. `processes=0` hashes in the server's own threads (no extra processes, for small
+deployments and most tests), and only then does the server load the image libraries.
 """
 
 from __future__ import annotations
@@ -14,21 +14,18 @@ import asyncio
 import multiprocessing
 import sys
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 
 from app.errors import from_matcher_error
 from app.hash_worker import IdleTrim, in_worker, start_worker
-from matcher.decode import Limits
 from matcher.errors import MatcherError
-from matcher.media import hash_file, second_look, warm_up
+from matcher.limits import Limits
 from matcher.signals import Registry, Signal
-
-T = TypeVar("T")
 
 
 @contextmanager
@@ -70,7 +67,7 @@ class MediaHasher:
                 initializer=start_worker,
             )
             with main_module_hidden():
-                started = [self._pool.submit(warm_up) for _ in range(self.processes)]
+                started = [self._pool.submit(in_worker, "warm_up") for _ in range(self.processes)]
             for future in started:
                 future.result()
 
@@ -79,14 +76,15 @@ class MediaHasher:
         assert self._pool is not None
         return self._pool
 
-    async def _run(self, work: Callable[..., T], *args: Any) -> T:
-        """Run `work(*args)` in a worker process (or a thread), one slot per file."""
+    async def _run(self, work: str, *args: Any) -> Any:
+        """Run `matcher.media`'s function `work` on `args` in a worker process (or a
+        thread), one slot per file."""
         async with self._slots:
             with self._trim.busy():
                 if self.processes:
                     loop = asyncio.get_running_loop()
                     return await loop.run_in_executor(self._executor(), in_worker, work, *args)
-                return await run_in_threadpool(work, *args)
+                return await run_in_threadpool(in_worker, work, *args)
 
     async def hash_files(
         self,
@@ -99,7 +97,7 @@ class MediaHasher:
         signal); a bad file raises an error naming it."""
         results = await asyncio.gather(
             *(
-                self._run(hash_file, data, self.registry, self.limits, variants, parts)
+                self._run("hash_file", data, self.registry, self.limits, variants, parts)
                 for _, data in files
             ),
             return_exceptions=True,
@@ -120,7 +118,7 @@ class MediaHasher:
         return list(
             await asyncio.gather(
                 *(
-                    self._run(second_look, data, self.limits, list(wanted))
+                    self._run("second_look", data, self.limits, list(wanted))
                     for data, wanted in zip(files, names, strict=True)
                 )
             )

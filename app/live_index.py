@@ -25,9 +25,9 @@ from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy, Candidate, Thresh
 from app.store.frames import attach_stored, owners_with_parts
 from index import ExactIndex, HashIndex, MIHIndex, codes_from_bytes
 from index.base import grow_to_fit
+from matcher.candidates import Variant
 from matcher.signals import Registry
-from matcher.variants import Variant
-from matcher.video import VideoHash
+from matcher.video_hash import VideoHash
 from matcher.video_match import MIN_FRAME_QUALITY, FramePairs
 
 log = logging.getLogger(__name__)

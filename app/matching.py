@@ -22,10 +22,10 @@ from app.policy import (
     search_radius,
     video_review_band,
 )
+from matcher.candidates import extrapolated
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
-from matcher.variants import extrapolated
-from matcher.video import VideoHash
+from matcher.video_hash import VideoHash
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
 
     Queries are grouped by signal type so each index is searched once per batch; a
     video's frames are searched together. Degenerate hashes are never looked up.
-    Candidates that extrapolate an image (`matcher.variants.extrapolated`) count only
+    Candidates that extrapolate an image (`matcher.candidates.extrapolated`) count only
     within the match distance (policy rule 7), and so do a video's derived orientations
     (rule 8), so they are searched no further.
     """

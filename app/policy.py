@@ -77,7 +77,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from matcher.variants import MIN_TURNED_QUALITY, extrapolated, own_orientation
+from matcher.candidates import MIN_TURNED_QUALITY, extrapolated, own_orientation
 from matcher.video_match import FramePairs, VideoMatch, compare
 
 POLICY_VERSION = "2026.11.28"

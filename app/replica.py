@@ -13,14 +13,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.live_index import LiveIndex
 from app.store import changes
+
+if TYPE_CHECKING:
+    # Imported where a PostgreSQL listener is opened: a server on SQLite never needs the
+    # driver (9 MB a process).
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +150,8 @@ class ChangeFollower:
         """A PostgreSQL connection LISTENing on the change channel, or None (polling)."""
         if self.engine.dialect.name != "postgresql":
             return None
+        import psycopg
+
         url = self.engine.url.set(drivername="postgresql")
         try:
             connection = psycopg.connect(

@@ -1,9 +1,12 @@
-"""The parent process of `hashwall serve --workers N`: uvicorn's supervisor, nothing more.
+"""The process `hashwall serve` becomes: the server itself, or with `--workers N`,
+uvicorn's supervisor, nothing more.
 
 `hashwall serve` execs into this module (same process id) once it has checked the schema,
-so the parent that only watches the workers does not keep the whole CLI in memory (about
-60 MB of imports), and the workers it spawns do not import the CLI again either. Each
-worker builds its own app and index from the environment (`app_from_environment`).
+so neither a lone server nor the parent that only watches the workers keeps the whole CLI
+in memory (about 60 MB of imports for a parent; 7 MB more in a server, with httpx and rich
+for the feeds and progress bars), and the workers it spawns do not import the CLI again
+either. The server, or each worker, builds its own app and index from the environment
+(`app_from_environment`).
 
     python -m app.supervise HOST PORT WORKERS LOG_LEVEL LOG_JSON
 """
@@ -18,7 +21,8 @@ from app.logs import configure_logging
 
 
 def main(argv: list[str]) -> None:
-    """Run uvicorn's supervisor over `workers` processes of the app."""
+    """Serve the app in this process (one worker), or run uvicorn's supervisor over
+    `workers` processes of it."""
     host, port, workers, log_level, log_json = argv
     configure_logging(log_level, log_json == "1")
     uvicorn.run(

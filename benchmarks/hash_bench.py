@@ -24,7 +24,8 @@ import pdqhash
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import PHOTO_DIRS, RESULTS, percentile, table, write_section
-from matcher.decode import Limits, decode_image
+from matcher.decode import decode_image
+from matcher.limits import Limits
 from matcher.pdq import PDQ_MAX_SIDE, pdq_from_rgb
 
 LIMITS = Limits(max_pixels=100_000_000)

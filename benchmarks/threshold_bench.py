@@ -34,7 +34,8 @@ from benchmarks.common import (
     table,
     write_section,
 )
-from matcher.decode import Limits, decode_image
+from matcher.decode import decode_image
+from matcher.limits import Limits
 from matcher.media import hash_file
 from matcher.signals import Media, default_registry
 

@@ -58,10 +58,11 @@ from benchmarks.common import (
     write_section,
 )
 from benchmarks.threshold_bench import LIMITS, gamma, grey, jpeg, noisy, reference, resized
+from matcher.candidates import MIN_QUALITY, Variant
 from matcher.decode import decode_image
 from matcher.media import hash_file, second_look
 from matcher.signals import Signal, default_registry
-from matcher.variants import MIN_DETAIL, MIN_QUALITY, Variant, bank_parts, is_detailed
+from matcher.variants import MIN_DETAIL, bank_parts, is_detailed
 
 REGISTRY = default_registry()
 BANK = BankPolicy(1, "bench", Action.BLOCK, True)

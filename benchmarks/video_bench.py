@@ -43,10 +43,12 @@ from app.live_index import LiveIndex, StoredHash
 from app.matching import Query, match_subjects, parse_signal
 from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy
 from benchmarks.common import PHOTO_DIRS, RESULTS, image_files, picture, table, write_section
-from matcher.decode import Limits, decode_image
+from matcher.decode import decode_image
+from matcher.limits import Limits
 from matcher.media import hash_file
 from matcher.signals import default_registry
-from matcher.video import FRAME_MAX_SIDE, VideoHash, frame_rgb, hash_video
+from matcher.video import FRAME_MAX_SIDE, frame_rgb, hash_video
+from matcher.video_hash import VideoHash
 from matcher.video_match import compare
 from matcher.vpdq import VPDQ, parse_video
 

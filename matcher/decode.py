@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
+from matcher.limits import Limits, check_size
 
 # OpenCV reports decode failures on stderr; hashwall reports them as errors instead.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -47,36 +48,12 @@ def sniff_format(data: bytes) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """What one upload may cost."""
-
-    max_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 64_000_000
-    #: Smaller images carry too little to fingerprint (a 1x1 pixel is one colour).
-    min_side: int = 16
-    #: A video longer than this is refused, whatever its container claims.
-    max_video_seconds: float = 600.0
-    #: Frames decoded at most (ten minutes at 60 frames a second): bounds the time spent.
-    max_video_frames: int = 36_000
-
-
-@dataclass(frozen=True, slots=True)
 class ImageHeader:
     """What the header says, read without decoding the pixels."""
 
     format: str
     width: int
     height: int
-
-
-def check_size(data: bytes, limits: Limits) -> None:
-    """Refuse empty files and files over the byte limit."""
-    if not data:
-        raise MediaError("file is empty")
-    if len(data) > limits.max_bytes:
-        raise MediaTooLargeError(
-            f"file is {len(data)} bytes, over the limit of {limits.max_bytes} bytes"
-        )
 
 
 def read_header(data: bytes, limits: Limits) -> ImageHeader:

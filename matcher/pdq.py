@@ -9,6 +9,10 @@ where the hash moves by a bit or two at most (see benchmarks/RESULTS.md, "PDQ pa
 
 The text form is the one ThreatExchange and StopNCII exchange: 64 hex characters, the
 most significant bit first, as python-threatexchange and the C++ `toHexString` write it.
+
+The image work (`matcher.decode`, `matcher.variants`) is imported where media is hashed:
+the server parses and compares pdq hashes, and only its hashing processes load OpenCV
+(about 37 MB a process).
 """
 
 from __future__ import annotations
@@ -17,10 +21,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from matcher.decode import shrink
 from matcher.pdq_kernel import pdq_code
 from matcher.signals import Media, PerceptualSignalType, Signal
-from matcher.variants import Grey, is_detailed, pdq_variants
 
 #: Longest side an image is shrunk to before PDQ; chosen in benchmarks/hash_bench.py.
 #: Decoding shrinks uploads to this size too, so pdq and phash share one working image.
@@ -29,6 +31,8 @@ PDQ_MAX_SIDE = 1536
 
 def pdq_from_rgb(rgb: np.ndarray, max_side: int | None = PDQ_MAX_SIDE) -> tuple[bytes, int]:
     """Return (32-byte code, quality 0-100) for an RGB uint8 image."""
+    from matcher.decode import shrink
+
     if max_side is not None:
         rgb = shrink(rgb, max_side)
     return pdq_code(rgb)
@@ -59,6 +63,9 @@ class PDQ(PerceptualSignalType):
         picture with caption bands filled in (see `matcher.variants`). The reference
         computes the own hash and its orientations from one DCT, so this costs little more
         than `hash_media` when the picture has no borders, frame or caption."""
+        from matcher.decode import shrink
+        from matcher.variants import Grey, is_detailed, pdq_variants
+
         if media.rgb is None:
             return []
         rgb = shrink(media.rgb, PDQ_MAX_SIDE)

@@ -21,8 +21,8 @@ import numpy as np
 from matcher.errors import InvalidHashError, UnknownSignalTypeError
 
 if TYPE_CHECKING:
-    from matcher.variants import Variant
-    from matcher.video import VideoHash
+    from matcher.candidates import Variant
+    from matcher.video_hash import VideoHash
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,13 @@ from math import ceil, floor
 import cv2
 import numpy as np
 
+from matcher.candidates import (
+    MIN_QUALITY,
+    MIN_TURNED_QUALITY,
+    UNCROPPED,
+    UNROTATED,
+    Variant,
+)
 from matcher.decode import shrink
 from matcher.pdq_kernel import pdq_code, pdq_dihedral
 
@@ -61,14 +68,6 @@ ORIENTATIONS = (
     "transposed",
     "transversed",
 )
-#: Candidates weaker than this are not searched (flat images collide with each other).
-MIN_QUALITY = 50
-#: ...except the whole picture's orientations, which carry the upload's own quality: a
-#: copy of a strong original re-encoded, resized or blurred often rates a few points
-#: lower (p99 of the drop here: 6 for a resize to 25%, 10 for a blur), and its mirror
-#: should not vanish for that. Under `MIN_QUALITY` they ask for review at most (policy
-#: rules 3 and 7).
-MIN_TURNED_QUALITY = 40
 #: Regions are looked for on a grey copy this large.
 ANALYSIS_SIDE = 384
 #: A trimmed or inner region smaller than this share of the picture is not a candidate.
@@ -113,7 +112,6 @@ UNCROP_SHARE = 0.05
 UNCROP_STEPS = 3
 UNCROP_SIDE = 256
 UNCROP_ORIENTATIONS = ("original", "mirrored")
-UNCROPPED = "uncropped"
 #: The `unrotated` candidate: a picture turned by up to UNROTATE_DEGREES within its own
 #: frame has four corner triangles of one colour (within BORDER_TOLERANCE), each between
 #: UNROTATE_LEG pixels and the whole side along both edges of a copy UNROTATE_SIDE large,
@@ -127,7 +125,6 @@ UNROTATE_DEGREES = 15.0
 UNROTATE_SIDE = 512
 UNROTATE_LEG = 3
 UNROTATE_SPREAD = 2.0
-UNROTATED = "unrotated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,15 +139,6 @@ class Grey:
     def of(cls, rgb: np.ndarray) -> Grey:
         full = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
         return cls(full, shrink(full, ANALYSIS_SIDE))
-
-
-@dataclass(frozen=True, slots=True)
-class Variant:
-    """One candidate hash: how it was made (`trimmed:mirrored`), its code and quality."""
-
-    name: str
-    code: bytes
-    quality: int
 
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
@@ -580,19 +568,6 @@ def _nearest_filled(rgb: np.ndarray, shown: np.ndarray) -> np.ndarray:
     out = rgb.copy()
     out[~shown] = rgb[rows[nearest], columns[nearest]]
     return out
-
-
-def extrapolated(variant: str) -> bool:
-    """Whether a candidate adds pixels the upload does not have (`uncropped`,
-    `unrotated`): an image's counts only within the match distance, as a derived
-    orientation does (policy rule 7)."""
-    return variant.startswith((UNCROPPED, UNROTATED))
-
-
-def own_orientation(variant: str) -> bool:
-    """Whether a candidate is in the upload's own orientation (`trimmed:original`), not
-    one derived from its DCT (`trimmed:mirrored`)."""
-    return variant.endswith("original")
 
 
 def _crop(rgb: np.ndarray, box: Box) -> np.ndarray:

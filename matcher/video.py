@@ -18,16 +18,18 @@ import io
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from matcher.decode import Limits, check_size
+from matcher.candidates import Variant
 from matcher.errors import MediaError, MediaTooLargeError, UnsupportedMediaError
+from matcher.limits import Limits, check_size
 from matcher.pdq_kernel import pdq_code
-from matcher.variants import Box, Variant, dihedral, trim_box, uncropped, worth_a_candidate
+from matcher.variants import Box, dihedral, trim_box, uncropped, worth_a_candidate
+from matcher.video_hash import VideoFrame, VideoHash
 
 if TYPE_CHECKING:
     # PyAV is imported where a video is decoded: the server process only parses hashes
@@ -47,24 +49,6 @@ LUMA_FIRST = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p
 PENDING_FRAMES = 4
 #: The luma thumbnail scene cuts are measured on: about this many samples a side.
 THUMB = 24
-
-
-@dataclass(frozen=True, slots=True)
-class VideoFrame:
-    """One sampled frame's pdq hash. `code` is 32 bytes; `timestamp` is in seconds."""
-
-    frame_number: int
-    timestamp: float
-    quality: int
-    code: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class VideoHash:
-    """A video's frame hashes, in time order; `duration` in seconds when known."""
-
-    frames: tuple[VideoFrame, ...]
-    duration: float | None = None
 
 
 def sniff_video(data: bytes) -> str | None:

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from matcher.errors import InvalidHashError
 from matcher.signals import Media, Signal, SignalType
-from matcher.video import VideoFrame, VideoHash
+from matcher.video_hash import VideoFrame, VideoHash
 
 #: Frames a submitted vpdq hash may hold (ten minutes at the most frequent sampling).
 MAX_FRAMES = 36_000

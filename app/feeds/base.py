@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from app.matching import DEGENERATE_DETAIL, parse_signal
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal
-from matcher.video import VideoHash
+from matcher.video_hash import VideoHash
 
 Checkpoint = Mapping[str, Any]
 PageModel = TypeVar("PageModel", bound=BaseModel)

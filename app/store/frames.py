@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.models import HashPartRecord, VideoFrameRecord
 from app.store import insert_ignoring
-from matcher.variants import Variant
-from matcher.video import VideoFrame, VideoHash
+from matcher.candidates import Variant
+from matcher.video_hash import VideoFrame, VideoHash
 
 if TYPE_CHECKING:
     from app.live_index import StoredHash

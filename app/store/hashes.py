@@ -15,8 +15,8 @@ from app.live_index import StoredHash
 from app.models import Bank, HashRecord, utcnow
 from app.store import changes, insert_ignoring, on_postgresql, table_of
 from app.store.frames import attach_stored, insert_frames, insert_parts, parts_of
-from matcher.variants import Variant
-from matcher.video import VideoHash
+from matcher.candidates import Variant
+from matcher.video_hash import VideoHash
 
 #: Rows per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits.
 LOOKUP_CHUNK = 500

@@ -13,7 +13,7 @@ import pytest
 from app import hash_worker
 from app.errors import InvalidInput, UnsupportedMediaType
 from app.hashing import MediaHasher
-from matcher.decode import Limits
+from matcher.limits import Limits
 from matcher.media import hash_file
 from matcher.signals import default_registry
 from tests.factories import photo

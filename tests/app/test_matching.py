@@ -9,7 +9,7 @@ from app.live_index import LiveIndex, StoredHash
 from app.matching import match_subjects, parse_signal
 from app.policy import Action, BankPolicy
 from matcher.signals import Signal, default_registry
-from matcher.video import VideoFrame, VideoHash
+from matcher.video_hash import VideoFrame, VideoHash
 from matcher.vpdq import format_video
 
 REGISTRY = default_registry()

@@ -10,13 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine
 
 from tests.conftest import bearer
-from tests.factories import random_pdq
+from tests.factories import photo, random_pdq
 
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -30,9 +31,10 @@ def free_port() -> int:
 class Server:
     """One `hashwall serve` process."""
 
-    def __init__(self, database_url: str, *options: str) -> None:
+    def __init__(self, database_url: str, *options: str, env: dict[str, str] | None = None) -> None:
         self.database_url = database_url
         self.options = options
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -43,7 +45,8 @@ class Server:
             [sys.executable, "-c", command, "serve", "--host", "127.0.0.1", "--port",
              str(self.port), *self.options],
             env=os.environ | {"HASHWALL_DATABASE_URL": self.database_url,
-                              "HASHWALL_HASH_PROCESSES": "0", "HASHWALL_LOG_LEVEL": "WARNING"},
+                              "HASHWALL_HASH_PROCESSES": "0", "HASHWALL_LOG_LEVEL": "WARNING"}
+                | self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -254,3 +257,39 @@ def test_a_feed_worker_reaches_every_server(
         finally:
             worker.terminate()
             assert worker.wait(timeout=15) == 0
+
+
+def mapped_libraries(pid: int) -> str:
+    """The files a process has mapped (its shared libraries among them)."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_server_leaves_media_libraries_to_its_hashing_processes(
+    database_url: str, engine: Engine, keys: dict[str, str]
+) -> None:
+    """`hashwall serve` hashes uploads in its hashing processes; the server process itself
+    never loads OpenCV or PyAV (tens of MB each), nor, on SQLite, the PostgreSQL driver."""
+    server = Server(database_url, env={"HASHWALL_HASH_PROCESSES": "1"})
+    server.start()
+    try:
+        server.wait_ready()
+        response = httpx.post(
+            f"{server.url}/v1/match/media",
+            files=[("file", ("a.jpg", photo(1), "image/jpeg"))],
+            headers=bearer(keys["all"]),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        assert "pdq" in {h["signal_type"] for h in response.json()["results"][0]["hashes"]}
+        assert server.process is not None
+        own = mapped_libraries(server.process.pid)
+        tasks = Path(f"/proc/{server.process.pid}/task")
+        children = [
+            int(c) for task in tasks.iterdir() for c in (task / "children").read_text().split()
+        ]
+        assert any("cv2" in mapped_libraries(child) for child in children)
+    finally:
+        server.stop()
+    for library in ("cv2", "av.libs", "psycopg"):
+        assert library not in own, f"the server process loaded {library}"

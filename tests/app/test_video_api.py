@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 
-from matcher.decode import Limits
+from matcher.limits import Limits
 from matcher.video import hash_video
 from matcher.vpdq import VPDQ, format_video
 from tests.app.test_match_api import make_bank

@@ -11,17 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.demo import sample_image
-from matcher.decode import Limits
+from matcher.candidates import MIN_QUALITY, MIN_TURNED_QUALITY, Variant
+from matcher.limits import Limits
 from matcher.media import hash_file
 from matcher.signals import Media, PerceptualSignalType, Signal, default_registry
 from matcher.variants import (
     BORDER_COVER,
     BORDER_TOLERANCE,
     MIN_DETAIL,
-    MIN_QUALITY,
-    MIN_TURNED_QUALITY,
     ORIENTATIONS,
-    Variant,
     bank_parts,
     caption_bands,
     centred_box,

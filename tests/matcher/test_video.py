@@ -9,11 +9,12 @@ import av
 import numpy as np
 import pytest
 
-from matcher.decode import Limits
 from matcher.errors import InvalidHashError, MediaError, MediaTooLargeError, UnsupportedMediaError
+from matcher.limits import Limits
 from matcher.media import hash_file
 from matcher.signals import default_registry
-from matcher.video import VideoFrame, hash_video, hash_video_orientations, sniff_video
+from matcher.video import hash_video, hash_video_orientations, sniff_video
+from matcher.video_hash import VideoFrame
 from matcher.video_match import FramePairs, compare, ranges
 from matcher.vpdq import VPDQ, format_video, parse_video
 from tests.factories import photo, video

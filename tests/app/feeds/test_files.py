@@ -15,8 +15,8 @@ from app.feeds.files import FileFeed, LineParser, detect_format, to_record
 from app.feeds.runner import FeedRunner
 from app.models import HashRecord
 from app.store.frames import frames_of
-from matcher.decode import Limits
 from matcher.errors import MatcherError
+from matcher.limits import Limits
 from matcher.signals import default_registry
 from matcher.video import hash_video
 from matcher.vpdq import VPDQ, format_video
