@@ -16,7 +16,6 @@ def warm_up() -> None:
     """Run in each hashing process at start-up, so the first upload does not pay for
     the imports the hashers make on first use."""
     import av  # noqa: F401
-    import imagehash  # noqa: F401
 
 
 def hash_file(
