@@ -367,10 +367,19 @@ CLONES static void scan_batch_portable(const Batch *b) {
  * check the portable loop on the same machine). */
 static int use_vectors = 1;
 
+/* Whether the batch scan runs the AVX-512 loop: allowed, and the CPU has it. */
+static int vector_scan(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    return use_vectors && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512vpopcntdq");
+#else
+    return 0;
+#endif
+}
+
 static void scan_batch(const Batch *b) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (use_vectors && __builtin_cpu_supports("avx512f") &&
-        __builtin_cpu_supports("avx512vpopcntdq")) {
+    if (vector_scan()) {
         scan_batch_avx512(b);
         return;
     }
@@ -618,8 +627,16 @@ static PyObject *vectors(PyObject *self, PyObject *arg) {
     return PyBool_FromLong(previous);
 }
 
+/* vectorised(): whether a batch scan now runs the AVX-512 loop. */
+static PyObject *vectorised(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    return PyBool_FromLong(vector_scan());
+}
+
 static PyMethodDef methods[] = {
     {"vectors", vectors, METH_O, "Allow or forbid the AVX-512 batch scan; returns the previous setting."},
+    {"vectorised", vectorised, METH_NOARGS, "Whether a batch scan now runs the AVX-512 loop."},
     {"search", search, METH_VARARGS, "Radius search of a batch of queries over tables and tail."},
     {"build", build, METH_VARARGS, "Counting-sort slots by one substring."},
     {"trim", trim, METH_NOARGS, "Return the allocator's free memory to the system."},

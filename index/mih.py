@@ -87,7 +87,10 @@ SCAN_COST = 1 / 60
 #: cost of probing at 1M codes and radius 47 (14,751 units, measured 290-360 us a query):
 #: reading a code costs 1/17 of a unit, comparing it with a query 1/140. So a batch of
 #: about ten queries or more at that radius is scanned (100 queries: 172 against 360 us
-#: a query), while at radius 31 probing stays about five times cheaper.
+#: a query), while at radius 31 probing stays about five times cheaper. Only through the
+#: AVX-512 loop: on a CPU without it (1M codes, radius 47), the portable loop lost to
+#: probing at every batch size (8 queries: 2,001 against 1,023 us a query; 100: 823
+#: against 526; 1,000: 843 against 426), so there the tables answer every batch.
 BATCH_CODE_COST = 1 / 17
 BATCH_PAIR_COST = 1 / 140
 #: How `_mih.search` goes through the built part.
@@ -253,11 +256,12 @@ class Part:
             )
         return self.probe_at[radius]
 
-    def mode(self, radius: int, queries: int, code_bytes: int) -> int:
+    def mode(self, radius: int, queries: int, code_bytes: int, vectorised: bool) -> int:
         """The cheapest way through this part for `queries` queries at `radius`: probing
-        the tables, one scan per query, or one scan for the whole batch."""
+        the tables, one scan per query, or one scan for the whole batch (only through
+        the AVX-512 loop: `vectorised`)."""
         probing = self.probe_cost(radius)
-        if code_bytes == 32 and queries > 1:
+        if code_bytes == 32 and queries > 1 and vectorised:
             batch = self.size * (BATCH_CODE_COST + queries * BATCH_PAIR_COST) / queries
             if batch < min(probing, self.size * SCAN_COST):
                 return BATCH_SCAN
@@ -544,7 +548,7 @@ class MIHIndex:
 
     def _mode(self, part: Part, radius: int, queries: int) -> int:
         """How to search the part for `queries` queries: the cheapest way (`Part.mode`)."""
-        return part.mode(radius, queries, self.code_bytes)
+        return part.mode(radius, queries, self.code_bytes, _mih.vectorised())
 
     def search(self, codes: np.ndarray, radius: int) -> list[Hits]:
         codes = check_queries(codes, self.code_bytes, radius)

@@ -347,13 +347,12 @@ def test_batch_scan_crosses_blocks_and_skips_removed_codes(backend) -> None:  # 
         assert [h.pairs() for h in got] == [h.pairs() for h in oracle.search(queries, radius)]
 
 
-def test_cost_model_scans_wide_batches_and_probes_the_rest() -> None:
-    """At 1M codes and radius 47 a batch of 100 queries is cheaper scanned once than
-    probed 100 times; a single query, or any batch at radius 31, probes the tables."""
+def million_code_part() -> Part:
+    """A part the cost model takes for 1M codes laid out for radius 47 (it holds none)."""
     n = 1_000_000
     layout = choose_layout(n, 256, 47)
     empty = np.zeros(0, np.uint32)
-    part = Part(
+    return Part(
         codes=np.zeros((0, 32), np.uint8),
         ids=empty,
         alive=np.zeros(n, np.uint8),
@@ -361,10 +360,33 @@ def test_cost_model_scans_wide_batches_and_probes_the_rest() -> None:
         table_layout=np.zeros((len(layout.widths), 4), np.int32),
         tables=[(empty, empty, np.zeros(0, np.uint64))] * len(layout.widths),
     )
-    assert part.mode(47, 100, 32) == BATCH_SCAN
-    assert part.mode(47, 1, 32) == TABLES
-    assert part.mode(31, 100, 32) == TABLES
-    assert part.mode(47, 100, 8) == TABLES  # the batch scan reads 32-byte codes only
+
+
+def test_cost_model_scans_wide_batches_and_probes_the_rest() -> None:
+    """At 1M codes and radius 47 a batch of 100 queries is cheaper scanned once than
+    probed 100 times; a single query, or any batch at radius 31, probes the tables."""
+    part = million_code_part()
+    assert part.mode(47, 100, 32, vectorised=True) == BATCH_SCAN
+    # The portable loop lost to the tables at every batch size measured.
+    assert part.mode(47, 100, 32, vectorised=False) == TABLES
+    assert part.mode(47, 1, 32, vectorised=True) == TABLES
+    assert part.mode(31, 100, 32, vectorised=True) == TABLES
+    # The batch scan reads 32-byte codes only.
+    assert part.mode(47, 100, 8, vectorised=True) == TABLES
+
+
+def test_the_index_scans_batches_only_through_the_vector_loop() -> None:
+    """`MIHIndex` asks the kernel which loop a batch scan would run."""
+    index = MIHIndex(32, 47)
+    part = million_code_part()
+    if _mih.vectorised():  # this CPU has AVX-512
+        assert index._mode(part, 47, 100) == BATCH_SCAN
+    previous = _mih.vectors(False)
+    try:
+        assert not _mih.vectorised()
+        assert index._mode(part, 47, 100) == TABLES
+    finally:
+        _mih.vectors(previous)
 
 
 def test_snapshot_is_memory_mapped_and_refuses_other_files(tmp_path: Path) -> None:
