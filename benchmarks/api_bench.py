@@ -2,8 +2,9 @@
 
 Measures, through a real uvicorn on this machine: batch adds through the API, start-up
 until ready with the bank loaded, server memory, single-hash and 100-hash lookups with
-16 concurrent connections (p50, p99, throughput), and media hashing at 1024x768 and at
-full wallpaper size. The load generator shares the machine's cores with the server.
+16 concurrent connections (p50, p99, throughput), single-hash lookups from one client,
+and media hashing at 1024x768 and at full wallpaper size. The load generator shares
+the machine's cores with the server.
 
     python benchmarks/api_bench.py [--bank-size N] [--duration S] [--results PATH]
 """
@@ -92,7 +93,7 @@ def run_wrk(
     out = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{min(2, connections)}",
             f"-c{connections}",
             f"-d{max(1, int(duration))}s",
             "--latency",
@@ -253,6 +254,9 @@ def main() -> None:
     single = run_wrk(
         server.base, pipeline, [b.encode() for b in singles], workdir, args.duration, 16
     )
+    # One client waiting for each answer: the latency itself, without queueing behind
+    # 15 others (with 16 connections, p50 is about 16 / throughput by Little's law).
+    alone = run_wrk(server.base, pipeline, [b.encode() for b in singles], workdir, args.duration, 1)
     batch = run_wrk(
         server.base, pipeline, [b.encode() for b in hundreds], workdir, args.duration, 16
     )
@@ -279,6 +283,12 @@ def main() -> None:
             f"{single['rps']:,.0f} requests/s",
             f"{single['p50']:.2f}",
             f"{single['p99']:.2f}",
+        ],
+        [
+            "single-hash lookups, 1 connection",
+            f"{alone['rps']:,.0f} requests/s",
+            f"{alone['p50']:.2f}",
+            f"{alone['p99']:.2f}",
         ],
         [
             "100-hash batches, 16 connections",
