@@ -61,7 +61,9 @@ class ChangeFollower:
         self.caught_up = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        #: Held while changes are applied: hold it to see the index exactly at `cursor`.
+        #: Held while a page of changes is read and applied: hold it to see the index
+        #: exactly at `cursor`, and while committing a change and applying it here (see
+        #: `applied_here`).
         self.applying = threading.Lock()
         #: Changes this process applied as it wrote them, which need no second reading.
         self._applied_here: set[int] = set()
@@ -69,8 +71,11 @@ class ChangeFollower:
 
     def applied_here(self, seqs: Iterable[int]) -> None:
         """Note changes this process wrote and already applied: catching up skips them.
-        Safe in any order: a change the follower read first was applied twice, and any
-        later change to the same hashes has a later number, so it is still applied after."""
+
+        The writer must hold `applying` from its commit to this call. Otherwise a
+        catch-up could read the hashes before the commit and apply what it read after
+        the writer's own apply, undoing it, and this change, skipped, would never put it
+        right (a hash removed and added again at once stayed out of the index)."""
         with self._applied_here_lock:
             self._applied_here.update(seq for seq in seqs if seq > self.cursor)
 
@@ -81,23 +86,27 @@ class ChangeFollower:
     def catch_up(self) -> int:
         """Apply every committed change after the cursor; return how many were applied."""
         applied = 0
-        with self.applying, self.sessions() as session:
+        with self.sessions() as session:
             while True:
-                page = changes.after(session, self.cursor, PAGE)
-                if not page:
-                    break
-                self.oldest_pending = page[0].created_at.timestamp()
-                with self._applied_here_lock:
-                    skip = self._applied_here & {change.seq for change in page}
-                for change in page:
-                    if change.kind == changes.BANKS:
-                        self.live.refresh_banks(session)
-                    elif change.seq not in skip:
-                        self.live.sync(session, change.hash_ids)
-                    self.cursor = change.seq
-                applied += len(page)
-                # A fresh transaction per page: a long catch-up must not pin old rows.
-                session.rollback()
+                # A page at a time under the lock, so a long catch-up does not hold up
+                # this process's own writes; each page reads in a fresh transaction.
+                with self.applying:
+                    page = changes.after(session, self.cursor, PAGE)
+                    if not page:
+                        break
+                    self.oldest_pending = page[0].created_at.timestamp()
+                    with self._applied_here_lock:
+                        skip = self._applied_here & {change.seq for change in page}
+                    for change in page:
+                        if change.kind == changes.BANKS:
+                            self.live.refresh_banks(session)
+                        elif change.seq not in skip:
+                            self.live.sync(session, change.hash_ids)
+                        self.cursor = change.seq
+                    applied += len(page)
+                    # Old rows must not stay pinned, and the next page must see commits
+                    # made while this one was applied.
+                    session.rollback()
             self.head = max(self.cursor, changes.head(session))
         with self._applied_here_lock:
             self._applied_here = {seq for seq in self._applied_here if seq > self.cursor}

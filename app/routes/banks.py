@@ -138,11 +138,19 @@ def store_hashes(
 ) -> hash_store.AddResult:
     """Upsert hashes into a bank, then make them matchable at once (so this process's
     change follower need not read them again)."""
-    with session.begin():
+    transaction = session.begin()
+    try:
         bank = bank_store.get_bank(session, name)
         result = hash_store.add_hashes(session, bank, items, source)
-    state.live.add(result.to_index)
-    state.follower.applied_here(result.changes)
+    except BaseException:
+        transaction.rollback()
+        raise
+    # Commit and apply under the follower's lock (see `ChangeFollower.applied_here`);
+    # the batch's inserts above ran without it.
+    with state.follower.applying:
+        transaction.commit()
+        state.live.add(result.to_index)
+        state.follower.applied_here(result.changes)
     return result
 
 

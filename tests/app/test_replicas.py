@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -116,6 +117,51 @@ def test_a_writer_reads_back_only_what_others_wrote(
         for value, hash_id in session.execute(select(HashRecord.value, HashRecord.id))
     }
     assert read_back == [ids[other]]
+
+
+def test_a_catch_up_that_read_first_cannot_undo_a_hash_added_again(
+    client: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash removed, then added again at once through the same process: a catch-up
+    that read the removal before the new commit must apply it before the new hash, not
+    after (the new change is skipped as applied here, so nothing would put it back)."""
+    key = keys["all"]
+    client.post("/v1/banks", json={"name": "ncii", "action": "block"}, headers=bearer(key))
+    value = random_pdq(31)
+    body = {"items": [{"signal_type": "pdq", "value": value}]}
+    assert client.post("/v1/banks/ncii/hashes", json=body, headers=bearer(key)).status_code == 200
+    state = client.app.state.hashwall  # type: ignore[attr-defined]
+    state.follower.stop()  # this test runs the catch-up itself
+    removed = client.delete(f"/v1/banks/ncii/hashes/pdq/{value}", headers=bearer(key))
+    assert removed.status_code == 200
+
+    # The catch-up reads the hash (removed), then stalls before it drops it from the index.
+    reading, go_on = threading.Event(), threading.Event()
+    remove = state.live.remove
+
+    def stalled_remove(signal_type: str, ids: list[int]) -> None:
+        if threading.current_thread().name == "catch-up":
+            reading.set()
+            go_on.wait(5)
+        remove(signal_type, ids)
+
+    monkeypatch.setattr(state.live, "remove", stalled_remove)
+    catch_up = threading.Thread(target=state.follower.catch_up, name="catch-up")
+    catch_up.start()
+    assert reading.wait(5)
+    added: list[int] = []
+    add = threading.Thread(
+        target=lambda: added.append(
+            client.post("/v1/banks/ncii/hashes", json=body, headers=bearer(key)).status_code
+        )
+    )
+    add.start()
+    time.sleep(0.3)  # without the lock, the add is applied by now
+    go_on.set()
+    catch_up.join(5)
+    add.join(5)
+    assert added == [200]
+    assert verdict(client, key, value) == "block"
 
 
 def test_every_write_is_logged_in_its_transaction(
