@@ -119,10 +119,13 @@ def update_bank(
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_bank(name: str, state: StateDep, session: SessionDep, _: BanksWriteKey) -> Response:
     """Delete a bank and every hash in it."""
-    with session.begin():
-        removed = bank_store.delete_bank(session, bank_store.get_bank(session, name))
-    for signal_type, ids in removed.items():
-        state.live.remove(signal_type, ids)
+    # Under the follower's lock: a catch-up that read these hashes before the commit
+    # must not put them back after they are removed here (`remove_hash`).
+    with state.follower.applying:
+        with session.begin():
+            removed = bank_store.delete_bank(session, bank_store.get_bank(session, name))
+        for signal_type, ids in removed.items():
+            state.live.remove(signal_type, ids)
     state.live.refresh_banks(session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -227,11 +230,14 @@ def remove_hash(
 ) -> HashRemoved:
     """Remove a hash from a bank; it stops matching on the very next request."""
     (query,) = parse_items(state.registry, [Signal(signal_type, value)], pointer="/path")
-    with session.begin():
-        record = hash_store.remove_hash(
-            session, bank_store.get_bank(session, name), signal_type, query.value
-        )
-    state.live.remove(signal_type, [record.id])
+    # Under the follower's lock: a catch-up that read the hash before the commit must
+    # not put it back after it is removed here, until its next page reads the removal.
+    with state.follower.applying:
+        with session.begin():
+            record = hash_store.remove_hash(
+                session, bank_store.get_bank(session, name), signal_type, query.value
+            )
+        state.live.remove(signal_type, [record.id])
     return HashRemoved(
         id=record.id, signal_type=record.signal_type, value=record.value, status=record.status
     )

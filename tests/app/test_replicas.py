@@ -164,6 +164,61 @@ def test_a_catch_up_that_read_first_cannot_undo_a_hash_added_again(
     assert verdict(client, key, value) == "block"
 
 
+def test_a_catch_up_that_read_first_cannot_bring_back_a_removed_hash(
+    client: TestClient, replica: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hash another process added is removed here while this process's catch-up holds
+    what it read of the add: the removal waits for the catch-up's page, so once it has
+    answered, the hash is gone from the very next request."""
+    key = keys["all"]
+    client.post("/v1/banks", json={"name": "ncii", "action": "block"}, headers=bearer(key))
+    state = client.app.state.hashwall  # type: ignore[attr-defined]
+    state.follower.stop()  # this test runs the catch-up itself
+    state.follower.catch_up()  # the bank
+    value = random_pdq(32)
+    body = {"items": [{"signal_type": "pdq", "value": value}]}
+    assert replica.post("/v1/banks/ncii/hashes", json=body, headers=bearer(key)).status_code == 200
+
+    # The catch-up reads the hash (active), stalls, adds it, and stalls again.
+    read, added, go_on, finish = (threading.Event() for _ in range(4))
+    add = state.live.add
+
+    def stalled_add(stored: list[object]) -> None:
+        if threading.current_thread().name != "catch-up" or not stored:
+            return add(stored)
+        read.set()
+        go_on.wait(5)
+        add(stored)
+        added.set()
+        finish.wait(5)
+
+    monkeypatch.setattr(state.live, "add", stalled_add)
+    catch_up = threading.Thread(target=state.follower.catch_up, name="catch-up")
+    catch_up.start()
+    assert read.wait(5)
+    removed: list[int] = []
+    remove = threading.Thread(
+        target=lambda: removed.append(
+            client.delete(f"/v1/banks/ncii/hashes/pdq/{value}", headers=bearer(key)).status_code
+        )
+    )
+    remove.start()
+    try:
+        time.sleep(0.3)  # without the lock, the removal has answered by now
+        go_on.set()
+        assert added.wait(5)
+        # The catch-up has put back what it read; a removal that had answered would now
+        # be undone until its next page.
+        assert removed == []
+    finally:
+        go_on.set()
+        finish.set()
+        catch_up.join(5)
+        remove.join(5)
+    assert removed == [200]
+    assert verdict(client, key, value) == "allow"
+
+
 def test_every_write_is_logged_in_its_transaction(
     client: TestClient, session: Session, keys: dict[str, str]
 ) -> None:
