@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -119,6 +120,23 @@ def test_a_writer_reads_back_only_what_others_wrote(
     assert read_back == [ids[other]]
 
 
+#: The name of the thread a race test runs the catch-up in: its stalls apply there only.
+CATCH_UP = "catch-up"
+
+
+def in_thread(target: Callable[[], object], name: str | None = None) -> threading.Thread:
+    """Start `target` in a thread of its own."""
+    thread = threading.Thread(target=target, name=name)
+    thread.start()
+    return thread
+
+
+def answered(request: Callable[[], httpx.Response]) -> tuple[threading.Thread, list[int]]:
+    """Send `request` from a thread; the list holds its status code once it answers."""
+    statuses: list[int] = []
+    return in_thread(lambda: statuses.append(request().status_code)), statuses
+
+
 def test_a_catch_up_that_read_first_cannot_undo_a_hash_added_again(
     client: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,22 +158,17 @@ def test_a_catch_up_that_read_first_cannot_undo_a_hash_added_again(
     remove = state.live.remove
 
     def stalled_remove(signal_type: str, ids: list[int]) -> None:
-        if threading.current_thread().name == "catch-up":
+        if threading.current_thread().name == CATCH_UP:
             reading.set()
             go_on.wait(5)
         remove(signal_type, ids)
 
     monkeypatch.setattr(state.live, "remove", stalled_remove)
-    catch_up = threading.Thread(target=state.follower.catch_up, name="catch-up")
-    catch_up.start()
+    catch_up = in_thread(state.follower.catch_up, CATCH_UP)
     assert reading.wait(5)
-    added: list[int] = []
-    add = threading.Thread(
-        target=lambda: added.append(
-            client.post("/v1/banks/ncii/hashes", json=body, headers=bearer(key)).status_code
-        )
+    add, added = answered(
+        lambda: client.post("/v1/banks/ncii/hashes", json=body, headers=bearer(key))
     )
-    add.start()
     time.sleep(0.3)  # without the lock, the add is applied by now
     go_on.set()
     catch_up.join(5)
@@ -184,7 +197,7 @@ def test_a_catch_up_that_read_first_cannot_bring_back_a_removed_hash(
     add = state.live.add
 
     def stalled_add(stored: list[object]) -> None:
-        if threading.current_thread().name != "catch-up" or not stored:
+        if threading.current_thread().name != CATCH_UP or not stored:
             return add(stored)
         read.set()
         go_on.wait(5)
@@ -193,16 +206,11 @@ def test_a_catch_up_that_read_first_cannot_bring_back_a_removed_hash(
         finish.wait(5)
 
     monkeypatch.setattr(state.live, "add", stalled_add)
-    catch_up = threading.Thread(target=state.follower.catch_up, name="catch-up")
-    catch_up.start()
+    catch_up = in_thread(state.follower.catch_up, CATCH_UP)
     assert read.wait(5)
-    removed: list[int] = []
-    remove = threading.Thread(
-        target=lambda: removed.append(
-            client.delete(f"/v1/banks/ncii/hashes/pdq/{value}", headers=bearer(key)).status_code
-        )
+    remove, removed = answered(
+        lambda: client.delete(f"/v1/banks/ncii/hashes/pdq/{value}", headers=bearer(key))
     )
-    remove.start()
     try:
         time.sleep(0.3)  # without the lock, the removal has answered by now
         go_on.set()
