@@ -30,8 +30,12 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._refuse(scope, send)
+        if length is not None and length.isdigit():
+            if int(length) > self.max_bytes:
+                await self._refuse(scope, send)
+            else:
+                # The server reads no more than the declared length: nothing to count.
+                await self.app(scope, receive, send)
             return
         seen = 0
         started = refused = False

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     feed_timeout: float = Field(
         default=30.0, gt=0, description="Seconds before a feed request times out (retried)."
     )
+    key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Seconds a server trusts a key it has checked: a key revoked elsewhere "
+        "is refused within this time in every server; 0 checks the database on every request.",
+    )
     verdict_log: Literal["all", "matches", "off"] = Field(
         default="matches",
         description="Which verdicts are written to the verdict log.",

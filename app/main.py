@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import snapshots
+from app.auth import KeyCache
 from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db import make_engine, make_session_factory
@@ -67,6 +68,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
             registry, settings.limits, settings.hash_processes, settings.hash_concurrency
         ),
         follower=follower,
+        keys=KeyCache(settings.key_cache_seconds),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth import KeyCache
 from app.config import Settings
 from app.hashing import MediaHasher
 from app.live_index import LiveIndex
@@ -19,7 +20,7 @@ from matcher.signals import Registry
 @dataclass(slots=True)
 class AppState:
     """Settings, database, live index and the follower keeping it in step, verdict
-    recorder and metrics of one process."""
+    recorder, metrics and the keys lately accepted of one process."""
 
     settings: Settings
     engine: Engine
@@ -30,3 +31,4 @@ class AppState:
     metrics: Metrics
     hasher: MediaHasher
     follower: ChangeFollower
+    keys: KeyCache

@@ -97,6 +97,10 @@ BATCH_PAIR_COST = 1 / 140
 SCAN, TABLES, BATCH_SCAN = 0, 1, 2
 #: Queries per thread below which a batch is not worth splitting.
 MIN_CHUNK = 32
+#: Model cost (`Layout.cost` units, about 54 ns each) below which a batch is searched in
+#: the calling thread: handing chunks to the pool and back took about 0.3 ms here, so a
+#: 100-query batch against a small bank took twice as long split (727 against 350 us).
+MIN_SPLIT_COST = 20_000
 #: Codes below which tables are built one after another (threads cost more than they save).
 PARALLEL_BUILD = 1 << 16
 SNAPSHOT_KIND = "mih"
@@ -550,6 +554,12 @@ class MIHIndex:
         """How to search the part for `queries` queries: the cheapest way (`Part.mode`)."""
         return part.mode(radius, queries, self.code_bytes, _mih.vectorised())
 
+    @staticmethod
+    def _query_cost(view: View, radius: int) -> float:
+        """The model's cost of one query, probing or scanning the part, and the tail."""
+        part = view.part
+        return min(part.probe_cost(radius), part.size * SCAN_COST) + len(view.tail_ids) * SCAN_COST
+
     def search(self, codes: np.ndarray, radius: int) -> list[Hits]:
         codes = check_queries(codes, self.code_bytes, radius)
         # The view's arrays stay valid however the index changes: slots are only ever
@@ -558,6 +568,8 @@ class MIHIndex:
         view = self._view
         part = view.part
         chunks = max(1, min(self.threads, len(codes) // MIN_CHUNK))
+        if chunks > 1 and len(codes) * self._query_cost(view, radius) < MIN_SPLIT_COST:
+            chunks = 1
 
         def run(chunk: np.ndarray) -> tuple[bytes, bytes, bytes]:
             mode = self._mode(part, radius, len(chunk))

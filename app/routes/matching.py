@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,9 +72,12 @@ def results_for(
         with state.sessions() as session:
             external = external_ids(session, matched)
     results = []
+    # One counter update per kind of verdict, not per verdict: a label lookup cost 4 us.
+    counts = Counter((v.action.value, v.reason.value) for v in verdicts)
+    for labels, count in counts.items():
+        state.metrics.verdicts.labels(*labels).inc(count)
     for verdict, content_id, types in zip(verdicts, content_ids, signal_types, strict=True):
         state.recorder.record(principal.name, content_id, types, verdict)
-        state.metrics.verdicts.labels(verdict.action.value, verdict.reason.value).inc()
         result: dict[str, Any] = {"verdict": verdict.action.value, "reason": verdict.reason.value}
         if content_id is not None:
             result["content_id"] = content_id

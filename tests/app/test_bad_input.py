@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from tests.conftest import bearer
 from tests.factories import photo, random_pdq
 
@@ -229,16 +232,57 @@ def test_missing_or_invalid_key(client: TestClient, headers: dict, needle: str) 
         assert body["instance"] == path
 
 
-def test_revoked_key(client: TestClient, keys: dict[str, str]) -> None:
+def revoke(client: TestClient, name: str) -> None:
+    """Revoke a key as `hashwall keys revoke` does, behind the server's back."""
     from app.auth import revoke_key
 
     state = client.app.state.hashwall  # type: ignore[attr-defined]
-    item = {"items": [{"signal_type": "pdq", "value": random_pdq(1)}]}
-    assert client.post("/v1/match", json=item, headers=bearer(keys["match"])).status_code == 200
     with state.sessions() as session, session.begin():
-        revoke_key(session, "key-match")
-    response = client.post("/v1/match", json=item, headers=bearer(keys["match"]))
-    assert_problem(response, 401, "revoked")
+        revoke_key(session, name)
+
+
+def test_revoked_key_with_no_key_cache(settings: Settings, keys: dict[str, str]) -> None:
+    item = {"items": [{"signal_type": "pdq", "value": random_pdq(1)}]}
+    uncached = settings.model_copy(update={"key_cache_seconds": 0})
+    with TestClient(create_app(uncached), raise_server_exceptions=False) as client:
+        assert client.post("/v1/match", json=item, headers=bearer(keys["match"])).status_code == 200
+        revoke(client, "key-match")
+        response = client.post("/v1/match", json=item, headers=bearer(keys["match"]))
+        assert_problem(response, 401, "revoked")
+
+
+def test_a_revoked_key_is_refused_once_the_cache_has_let_it_go(
+    settings: Settings, keys: dict[str, str]
+) -> None:
+    item = {"items": [{"signal_type": "pdq", "value": random_pdq(1)}]}
+    cached = settings.model_copy(update={"key_cache_seconds": 1.5})
+    with TestClient(create_app(cached), raise_server_exceptions=False) as client:
+        accepted = time.monotonic()
+        assert client.post("/v1/match", json=item, headers=bearer(keys["match"])).status_code == 200
+        revoke(client, "key-match")
+        # Within the cache's time the server answers without asking the database...
+        again = client.post("/v1/match", json=item, headers=bearer(keys["match"]))
+        assert again.status_code == 200 or time.monotonic() - accepted >= 1.5
+        # ...and after it, the revocation holds.
+        time.sleep(max(0.0, accepted + 1.6 - time.monotonic()))
+        response = client.post("/v1/match", json=item, headers=bearer(keys["match"]))
+        assert_problem(response, 401, "revoked")
+        assert_problem(client.post("/v1/match", json=item, headers=bearer(keys["match"])), 401)
+
+
+def test_a_refused_key_is_not_remembered(client: TestClient) -> None:
+    from app.auth import hash_secret
+    from app.models import ApiKey
+
+    item = {"items": [{"signal_type": "pdq", "value": random_pdq(1)}]}
+    secret = "hw_" + "a" * 43
+    assert_problem(client.post("/v1/match", json=item, headers=bearer(secret)), 401, "invalid")
+    # The same secret, stored a moment later, works on the next request.
+    state = client.app.state.hashwall  # type: ignore[attr-defined]
+    with state.sessions() as session, session.begin():
+        stored = hash_secret(secret)
+        session.add(ApiKey(name="late", prefix=secret[:8], secret_hash=stored, scopes=["match"]))
+    assert client.post("/v1/match", json=item, headers=bearer(secret)).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -347,6 +347,28 @@ def test_batch_scan_crosses_blocks_and_skips_removed_codes(backend) -> None:  # 
         assert [h.pairs() for h in got] == [h.pairs() for h in oracle.search(queries, radius)]
 
 
+def test_a_batch_is_split_over_threads_only_when_the_work_pays_for_the_hand_off() -> None:
+    """Large batches against many codes are split over the pool and come back in order;
+    small work stays in the calling thread, where it answered twice as fast."""
+    rng = np.random.default_rng(5)
+    index, oracle = MIHIndex(32, 47, threads=2, min_tail=1 << 20), BruteForceIndex(32)
+    codes = make_codes(rng, 30_000, 32, clustered=True)
+    index.add(np.arange(1_000), codes[:1_000])
+    oracle.add(np.arange(1_000), codes[:1_000])
+    queries = np.array([flip_bits(c, 20, rng) for c in codes[rng.choice(1_000, 64)]])
+    assert [h.pairs() for h in index.search(queries, 47)] == [
+        h.pairs() for h in oracle.search(queries, 47)
+    ]
+    assert index._pool is None
+    index.add(np.arange(1_000, 30_000), codes[1_000:])
+    oracle.add(np.arange(1_000, 30_000), codes[1_000:])
+    queries = np.array([flip_bits(c, 40, rng) for c in codes[rng.choice(30_000, 96)]])
+    got = index.search(queries, 47)
+    assert index._pool is not None
+    assert [h.pairs() for h in got] == [h.pairs() for h in oracle.search(queries, 47)]
+    index.close()
+
+
 def million_code_part() -> Part:
     """A part the cost model takes for 1M codes laid out for radius 47 (it holds none)."""
     n = 1_000_000
