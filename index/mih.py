@@ -601,8 +601,11 @@ class MIHIndex:
     def _ids_of(view: View, slots: np.ndarray) -> np.ndarray:
         """The ids of a search's hits, by slot (int64)."""
         part = view.part
-        if not len(view.tail_ids):
+        # Usually all in the part or all in the tail: one take, not the masks (15 us).
+        if not len(view.tail_ids) or int(slots.max()) < part.size:
             return part.ids.take(slots).astype(np.int64)
+        if int(slots.min()) >= part.size:
+            return view.tail_ids.take(slots - part.size)
         ids = np.empty(len(slots), dtype=np.int64)
         in_part = slots < part.size
         ids[in_part] = part.ids[slots[in_part]]

@@ -58,3 +58,12 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
         assert path in paths, path
     media = paths["/v1/match/media"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in media
+    # Every /v1 route says it needs a bearer key; the health and metrics routes do not.
+    assert spec["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["apiKey"]["description"],
+    }
+    for path, operations in paths.items():
+        for operation in operations.values():
+            assert (operation.get("security") == [{"apiKey": []}]) == path.startswith("/v1"), path
