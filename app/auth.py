@@ -20,9 +20,25 @@ from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthentica
 from app.models import ApiKey
 
 KEY_PREFIX = "hw_"
-SCOPES = frozenset({"match", "match:details", "banks:read", "banks:write", "admin"})
+SCOPES = frozenset(
+    {
+        "match",
+        "match:details",
+        "banks:read",
+        "banks:write",
+        "review",
+        "review:escalated",
+        "admin",
+    }
+)
 #: Holding the key scope also grants the listed ones.
-IMPLIED = {"match:details": {"match"}, "banks:write": {"banks:read"}, "admin": set(SCOPES)}
+IMPLIED = {
+    "match:details": {"match"},
+    "banks:write": {"banks:read"},
+    "review": {"banks:read"},
+    "review:escalated": {"review", "banks:read"},
+    "admin": set(SCOPES),
+}
 #: Every request runs this query: built once, since building it and its cache key took
 #: about 160 us of the 200 a check cost (one SQLite read by a unique index is 40).
 KEY_BY_SECRET = select(ApiKey.name, ApiKey.scopes, ApiKey.revoked_at).where(

@@ -98,6 +98,39 @@ class Settings(BaseSettings):
         default="matches",
         description="Which verdicts are written to the verdict log.",
     )
+    review_queue: bool = Field(
+        default=True,
+        description="Open a review queue item for each review verdict on named content.",
+    )
+    review_lease_seconds: int = Field(
+        default=600, gt=0, le=86_400, description="How long a moderator's claim on an item lasts."
+    )
+    content_url_template: str = Field(
+        default="",
+        description="A link to the platform's own moderation tool for a content id, with "
+        "`{content_id}` in it (e.g. `https://mod.example/content/{content_id}`); none if empty.",
+    )
+    quarantine: bool = Field(
+        default=True,
+        description="Count matches per hash and quarantine hashes that flood (review only).",
+    )
+    quarantine_floor: int = Field(
+        default=50, ge=1, description="Matches in the last hour a hash must exceed to flood."
+    )
+    quarantine_multiple: float = Field(
+        default=20.0, gt=1, description="Times its hourly baseline a hash must exceed to flood."
+    )
+    verdict_log_retention_days: int = Field(
+        default=90, ge=1, description="Days the verdict log is kept (the worker purges older)."
+    )
+    review_retention_days: int = Field(
+        default=90, ge=1, description="Days decided review items are kept."
+    )
+    session_secret: str = Field(
+        default="",
+        description="Signs UI session cookies; set it when several servers share sessions "
+        "(empty: a random secret per process).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -107,6 +140,15 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("database_url must not be empty")
         return normalise_database_url(value.strip())
+
+    @field_validator("content_url_template")
+    @classmethod
+    def _check_template(cls, value: str) -> str:
+        if value and "{content_id}" not in value:
+            raise ValueError("content_url_template must contain {content_id}")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("content_url_template must be an http(s) URL")
+        return value
 
     @cached_property
     def limits(self) -> Limits:

@@ -49,7 +49,7 @@ class KeyScope(HTTPBase):
             scheme_name="apiKey",
             description="An API key (`hashwall keys create`), sent as `Authorization: Bearer "
             "<key>`. Each route needs one scope: match, match:details, banks:read, "
-            "banks:write or admin.",
+            "banks:write, review, review:escalated or admin.",
             auto_error=False,
         )
         self.scope = scope
@@ -70,3 +70,5 @@ class KeyScope(HTTPBase):
 MatchKey = Annotated[Principal, Depends(KeyScope("match"))]
 BanksReadKey = Annotated[Principal, Depends(KeyScope("banks:read"))]
 BanksWriteKey = Annotated[Principal, Depends(KeyScope("banks:write"))]
+ReviewKey = Annotated[Principal, Depends(KeyScope("review"))]
+AdminKey = Annotated[Principal, Depends(KeyScope("admin"))]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Bank, HashRecord
 from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy, Candidate, Thresholds
+from app.review.flood import holding
 from app.store.frames import attach_stored, owners_with_parts
 from index import ExactIndex, HashIndex, MIHIndex, codes_from_bytes
 from index.base import grow_to_fit
@@ -91,6 +92,7 @@ def bank_policy(bank: Bank) -> BankPolicy:
         name=bank.name,
         action=Action(bank.action),
         enabled=bank.enabled,
+        queue_blocks=bank.queue_blocks,
         thresholds={
             signal: Thresholds(
                 int(limits["match"]),
@@ -376,6 +378,10 @@ class LiveIndex:
         # Parts count within the match distance only: their index is laid out for it.
         self.image_parts = ImageParts(perceptual(PDQ_BYTES, DEFAULT_THRESHOLDS["pdq"].match))
         self.banks: Mapping[int, BankPolicy] = {}
+        #: Names of banks whose blocks are queued for review too.
+        self.queue_blocks: frozenset[str] = frozenset()
+        #: Hashes that may not block (flood quarantine, `app.review.flood`).
+        self.quarantined: frozenset[int] = frozenset()
         self.loaded = False
 
     def load(self, session: Session) -> None:
@@ -393,8 +399,15 @@ class LiveIndex:
         log.info("index loaded", extra={"hashes": total, "sizes": self.sizes()})
 
     def refresh_banks(self, session: Session) -> None:
-        """Reload bank policies (after a bank is created, changed or deleted)."""
+        """Reload bank policies (after a bank is created, changed or deleted), and the
+        quarantined hashes with them."""
         self.banks = {bank.id: bank_policy(bank) for bank in session.scalars(select(Bank))}
+        self.queue_blocks = frozenset(b.name for b in self.banks.values() if b.queue_blocks)
+        self.refresh_quarantine(session)
+
+    def refresh_quarantine(self, session: Session) -> None:
+        """Reload the hashes that may not block (after a quarantine or a release)."""
+        self.quarantined = holding(session)
 
     def _attached(
         self, session: Session, hashes: list[StoredHash], with_parts: set[int] | None = None

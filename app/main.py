@@ -26,7 +26,8 @@ from app.logs import configure_logging
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
 from app.replica import ChangeFollower
-from app.routes import banks, feeds, health, matching
+from app.review.intake import FloodRule
+from app.routes import audit, banks, feeds, health, matching, reviews, webhooks
 from app.state import AppState
 from app.store import changes
 from app.verdict_log import VerdictRecorder
@@ -62,7 +63,15 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         sessions=sessions,
         registry=registry,
         live=live,
-        recorder=VerdictRecorder(sessions, settings.verdict_log),
+        recorder=VerdictRecorder(
+            sessions,
+            settings.verdict_log,
+            review_queue=settings.review_queue,
+            flood=FloodRule(settings.quarantine_floor, settings.quarantine_multiple)
+            if settings.quarantine
+            else None,
+            on_write=metrics.wrote,
+        ),
         metrics=metrics,
         hasher=MediaHasher(
             registry, settings.limits, settings.hash_processes, settings.hash_concurrency
@@ -152,5 +161,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(matching.router)
     app.include_router(banks.router)
     app.include_router(feeds.router)
+    app.include_router(reviews.router)
+    app.include_router(webhooks.router)
+    app.include_router(audit.router)
     app.include_router(health.router)
     return app

@@ -160,7 +160,7 @@ def match_subjects(live: LiveIndex, subjects: Sequence[Sequence[Query]]) -> list
             )
     verdicts = []
     for subject, candidates in zip(subjects, found, strict=True):
-        verdict = decide(candidates, banks)
+        verdict = decide(candidates, banks, live.quarantined)
         if verdict is NO_MATCH and any(q.degenerate for q in subject):
             verdict = DEGENERATE
         verdicts.append(verdict)

@@ -15,6 +15,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.review.intake import Written
+
 log = logging.getLogger("hashwall.access")
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
@@ -79,6 +81,23 @@ class Metrics:
             ["verdict", "reason"],
             registry=self.registry,
         )
+        self.review_items = Counter(
+            "hashwall_review_items_opened",
+            "Review queue items opened by this process's verdicts",
+            registry=self.registry,
+        )
+        self.quarantines = Counter(
+            "hashwall_hashes_quarantined",
+            "Hashes this process quarantined for matching far over their baseline",
+            registry=self.registry,
+        )
+
+    def wrote(self, written: Written) -> None:
+        """Count what one batch of verdict outcomes opened and quarantined."""
+        if written.opened:
+            self.review_items.inc(written.opened)
+        if written.quarantined:
+            self.quarantines.inc(written.quarantined)
 
     def watch_index(self, sizes: Callable[[], dict[str, int]]) -> None:
         """Report index sizes from `sizes` on every scrape."""

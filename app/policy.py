@@ -48,6 +48,8 @@ The rules, in order:
    match of an upload whose pdq quality is under 50 does not count at all. Measured
    among 6.9 million pairs of distinct images of quality >= 50, 59 came within phash's 4
    bits (1 within pdq's 31); on flat drawings, tens of thousands did.
+10. A quarantined hash (one that matched far more than its baseline: `app.review.flood`)
+   causes `review` at most (reason `quarantined`) until a moderator lifts it.
 
 Why pdq 31/47 (benchmarks/RESULTS.md, "Thresholds"): on real photos re-encoded,
 resized, blurred, gamma-shifted, noised or made grey, 92-99% of copies stay within 31
@@ -74,13 +76,13 @@ defaults change, so a verdict can always be explained by the rules it was given 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from matcher.candidates import MIN_TURNED_QUALITY, extrapolated, own_orientation
 from matcher.video_match import FramePairs, VideoMatch, compare
 
-POLICY_VERSION = "2026.11.28"
+POLICY_VERSION = "2026.12.04"
 #: Signals that collide too often to block on their own (rule 9).
 SECONDARY_SIGNALS = frozenset({"phash"})
 #: pdq hashes under this quality never cause an automatic block.
@@ -121,6 +123,7 @@ class Reason(StrEnum):
     SECONDARY = "secondary_signal"
     ALLOWLISTED = "allowlisted"
     DEGENERATE = "degenerate_hash"
+    QUARANTINED = "quarantined"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,8 @@ class BankPolicy:
     action: Action
     enabled: bool
     thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+    #: Blocks are queued for review after the fact, as reviews are.
+    queue_blocks: bool = False
 
     def thresholds_for(self, signal_type: str) -> Thresholds:
         """This bank's distances for a signal type, falling back to the defaults."""
@@ -290,8 +295,13 @@ def judge(candidate: Candidate, bank: BankPolicy) -> Match | None:
     )
 
 
-def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> Verdict:
-    """The verdict for one item or file from every candidate of every signal type."""
+def decide(
+    candidates: Iterable[Candidate],
+    banks: Mapping[int, BankPolicy],
+    quarantined: frozenset[int] = frozenset(),
+) -> Verdict:
+    """The verdict for one item or file from every candidate of every signal type;
+    `quarantined` hash ids may not block (rule 10)."""
     best: dict[tuple[int, str, str], Match] = {}
     near: dict[str, None] = {}
     for candidate in candidates:
@@ -303,6 +313,8 @@ def decide(candidates: Iterable[Candidate], banks: Mapping[int, BankPolicy]) -> 
             if _worth_a_second_look(candidate, bank):
                 near[candidate.variant or ""] = None
             continue
+        if match.action is Action.BLOCK and match.hash_id in quarantined:
+            match = replace(match, action=Action.REVIEW, reason=Reason.QUARANTINED)
         # A stored hash found by several candidates of one upload counts once: by the
         # strictest action any of them earned, then by the upload's own hash if it found
         # it, its own picture before a part, the closest.

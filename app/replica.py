@@ -100,6 +100,8 @@ class ChangeFollower:
                     for change in page:
                         if change.kind == changes.BANKS:
                             self.live.refresh_banks(session)
+                        elif change.kind == changes.QUARANTINE:
+                            self.live.refresh_quarantine(session)
                         elif change.seq not in skip:
                             self.live.sync(session, change.hash_ids)
                         self.cursor = change.seq

@@ -139,6 +139,9 @@ class BankCreate(StrictModel):
     enabled: bool = True
     thresholds: dict[str, ThresholdsModel] = Field(default_factory=dict)
     description: str = Field(default="", max_length=1000)
+    queue_blocks: bool = Field(
+        default=False, description="Queue this bank's blocks for review after the fact too."
+    )
 
 
 class BankUpdate(StrictModel):
@@ -146,6 +149,7 @@ class BankUpdate(StrictModel):
     enabled: bool | None = None
     thresholds: dict[str, ThresholdsModel] | None = None
     description: str | None = Field(default=None, max_length=1000)
+    queue_blocks: bool | None = None
 
 
 class BankPublic(BaseModel):
@@ -154,6 +158,7 @@ class BankPublic(BaseModel):
     enabled: bool
     thresholds: dict[str, ThresholdsModel]
     description: str
+    queue_blocks: bool = Field(description="Whether blocks are queued for review too.")
     hash_count: int = Field(description="Active hashes in the bank.")
     created_at: datetime
     updated_at: datetime

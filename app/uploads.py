@@ -34,7 +34,10 @@ class Upload:
     """The files and text fields of one multipart request."""
 
     files: list[UploadedFile] = field(default_factory=list)
+    #: The last value of each text field.
     fields: dict[str, str] = field(default_factory=dict)
+    #: Every value of each text field, in order (`content_id`, repeated one per file).
+    repeated: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -122,7 +125,9 @@ async def read_upload(
         if part.name == file_field:
             upload.files.append(UploadedFile(part.filename, data))
         elif part.name:
-            upload.fields[part.name] = data.decode("utf-8", "replace")
+            value = data.decode("utf-8", "replace")
+            upload.fields[part.name] = value
+            upload.repeated.setdefault(part.name, []).append(value)
 
     parser = MultipartParser(
         boundary,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
+from app.audit import store as audit
+from app.auth import Principal
 from app.deps import BanksReadKey, BanksWriteKey, SessionDep, StateDep
 from app.errors import InvalidInput
 from app.matching import DEGENERATE_DETAIL, parse_items, parse_signal
@@ -48,6 +50,7 @@ def bank_public(bank: Bank, hash_count: int) -> BankPublic:
             "enabled": bank.enabled,
             "thresholds": bank_store.effective_thresholds(bank),
             "description": bank.description,
+            "queue_blocks": bank.queue_blocks,
             "hash_count": hash_count,
             "created_at": bank.created_at,
             "updated_at": bank.updated_at,
@@ -76,7 +79,7 @@ def list_banks(session: SessionDep, _: BanksReadKey) -> BankList:
     status_code=status.HTTP_201_CREATED,
 )
 def create_bank(
-    body: BankCreate, state: StateDep, session: SessionDep, _: BanksWriteKey
+    body: BankCreate, state: StateDep, session: SessionDep, principal: BanksWriteKey
 ) -> BankPublic:
     """Create a bank. Its name must be new."""
     with session.begin():
@@ -88,6 +91,14 @@ def create_bank(
             body.enabled,
             {k: v.model_dump() for k, v in body.thresholds.items()},
             body.description,
+            queue_blocks=body.queue_blocks,
+        )
+        audit.append(
+            session,
+            audit.key_actor(principal.name),
+            "bank.create",
+            f"bank:{bank.name}",
+            body.model_dump(mode="json"),
         )
     state.live.refresh_banks(session)
     return bank_public(bank, 0)
@@ -102,7 +113,7 @@ def get_bank(name: str, session: SessionDep, _: BanksReadKey) -> BankPublic:
 
 @router.patch("/{name}", response_model=BankPublic, response_model_exclude_none=True)
 def update_bank(
-    name: str, body: BankUpdate, state: StateDep, session: SessionDep, _: BanksWriteKey
+    name: str, body: BankUpdate, state: StateDep, session: SessionDep, principal: BanksWriteKey
 ) -> BankPublic:
     """Change a bank's action, enabled flag, thresholds or description; effective at once."""
     changes = body.model_dump(exclude_unset=True)
@@ -112,18 +123,34 @@ def update_bank(
         bank = bank_store.update_bank(
             session, state.registry, bank_store.get_bank(session, name), changes
         )
+        audit.append(
+            session,
+            audit.key_actor(principal.name),
+            "bank.update",
+            f"bank:{name}",
+            body.model_dump(mode="json", exclude_unset=True),
+        )
     state.live.refresh_banks(session)
     return bank_public(bank, count_of(session, bank))
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_bank(name: str, state: StateDep, session: SessionDep, _: BanksWriteKey) -> Response:
+def delete_bank(
+    name: str, state: StateDep, session: SessionDep, principal: BanksWriteKey
+) -> Response:
     """Delete a bank and every hash in it."""
     # Under the follower's lock: a catch-up that read these hashes before the commit
     # must not put them back after they are removed here (`remove_hash`).
     with state.follower.applying:
         with session.begin():
             removed = bank_store.delete_bank(session, bank_store.get_bank(session, name))
+            audit.append(
+                session,
+                audit.key_actor(principal.name),
+                "bank.delete",
+                f"bank:{name}",
+                {"hashes": sum(len(ids) for ids in removed.values())},
+            )
         for signal_type, ids in removed.items():
             state.live.remove(signal_type, ids)
     state.live.refresh_banks(session)
@@ -137,7 +164,12 @@ def require_bank(state: AppState, name: str) -> None:
 
 
 def store_hashes(
-    state: AppState, session: Session, name: str, items: list[NewHash], source: str
+    state: AppState,
+    session: Session,
+    principal: Principal,
+    name: str,
+    items: list[NewHash],
+    source: str,
 ) -> hash_store.AddResult:
     """Upsert hashes into a bank, then make them matchable at once (so this process's
     change follower need not read them again)."""
@@ -145,21 +177,41 @@ def store_hashes(
     try:
         bank = bank_store.get_bank(session, name)
         result = hash_store.add_hashes(session, bank, items, source)
+        audit.append(
+            session,
+            audit.key_actor(principal.name),
+            "hashes.add",
+            f"bank:{name}",
+            {
+                "count": len(items),
+                "added": result.added,
+                "reactivated": result.reactivated,
+                "source": source,
+                "digest": audit.digest(f"{i.signal_type}:{i.value}" for i in items),
+            },
+        )
     except BaseException:
         transaction.rollback()
         raise
-    # Commit and apply under the follower's lock (see `ChangeFollower.applied_here`);
-    # the batch's inserts above ran without it.
+    commit_and_index(state, transaction, result)
+    return result
+
+
+def commit_and_index(
+    state: AppState, transaction: SessionTransaction, result: hash_store.AddResult | None
+) -> None:
+    """Commit hashes added in `transaction` and index them at once, under the follower's
+    lock (see `ChangeFollower.applied_here`); the inserts before ran without it."""
     with state.follower.applying:
         transaction.commit()
-        state.live.add(result.to_index)
-        state.follower.applied_here(result.changes)
-    return result
+        if result is not None:
+            state.live.add(result.to_index)
+            state.follower.applied_here(result.changes)
 
 
 @router.post("/{name}/hashes", response_model=HashBatchResult)
 def add_hashes(
-    name: str, body: HashBatch, state: StateDep, session: SessionDep, _: BanksWriteKey
+    name: str, body: HashBatch, state: StateDep, session: SessionDep, principal: BanksWriteKey
 ) -> HashBatchResult:
     """Add a batch of hashes; adding the same batch again changes nothing.
 
@@ -186,7 +238,7 @@ def add_hashes(
         NewHash(q.signal_type, q.value, i.quality, i.external_id, i.case_ref, q.frames)
         for q, i in zip(queries, body.items, strict=True)
     ]
-    result = store_hashes(state, session, name, items, body.source)
+    result = store_hashes(state, session, principal, name, items, body.source)
     return HashBatchResult(
         added=result.added,
         reactivated=result.reactivated,
@@ -197,7 +249,7 @@ def add_hashes(
 
 @router.post("/{name}/hashes/decisions", response_model=HashDecisionResult)
 def decide_hashes(
-    name: str, body: HashDecision, state: StateDep, session: SessionDep, _: BanksWriteKey
+    name: str, body: HashDecision, state: StateDep, session: SessionDep, principal: BanksWriteKey
 ) -> HashDecisionResult:
     """A moderator's decision on hashes: `confirm` lets hashes from an unconfirmed feed
     block from the very next request; either decision is fed back to the feed the hash
@@ -209,6 +261,17 @@ def decide_hashes(
         found = hash_store.find_hashes(session, bank, keys)
         confirmed = hash_store.confirm_hashes(session, found) if body.decision == "confirm" else []
         feedback = feed_store.record_decisions(session, found, body.decision)
+        audit.append(
+            session,
+            audit.key_actor(principal.name),
+            f"hashes.{body.decision}",
+            f"bank:{name}",
+            {
+                "count": len(found),
+                "confirmed": len(confirmed),
+                "digest": audit.digest(f"{s}:{v}" for s, v in keys),
+            },
+        )
     state.live.catalogue.confirm(np.array(confirmed, dtype=np.int64))
     present = {(r.signal_type, r.value) for r in found}
     return HashDecisionResult(
@@ -226,7 +289,7 @@ def remove_hash(
     value: str,
     state: StateDep,
     session: SessionDep,
-    _: BanksWriteKey,
+    principal: BanksWriteKey,
 ) -> HashRemoved:
     """Remove a hash from a bank; it stops matching on the very next request."""
     (query,) = parse_items(state.registry, [Signal(signal_type, value)], pointer="/path")
@@ -237,6 +300,13 @@ def remove_hash(
             record = hash_store.remove_hash(
                 session, bank_store.get_bank(session, name), signal_type, query.value
             )
+            audit.append(
+                session,
+                audit.key_actor(principal.name),
+                "hash.remove",
+                f"bank:{name}",
+                {"hash_id": record.id, "signal_type": signal_type, "value": record.value},
+            )
         state.live.remove(signal_type, [record.id])
     return HashRemoved(
         id=record.id, signal_type=record.signal_type, value=record.value, status=record.status
@@ -245,7 +315,7 @@ def remove_hash(
 
 @router.post("/{name}/media", response_model=BankMediaResult, openapi_extra=MULTIPART_BODY)
 async def add_media(
-    name: str, request: Request, state: StateDep, session: SessionDep, _: BanksWriteKey
+    name: str, request: Request, state: StateDep, session: SessionDep, principal: BanksWriteKey
 ) -> BankMediaResult:
     """Hash uploaded images and videos into the bank (every signal type); the media is
     discarded.
@@ -288,7 +358,7 @@ async def add_media(
                 )
             )
         reports.append(report)
-    result = await run_in_threadpool(store_hashes, state, session, name, items, "media")
+    result = await run_in_threadpool(store_hashes, state, session, principal, name, items, "media")
     return BankMediaResult(
         added=result.added,
         reactivated=result.reactivated,

@@ -30,6 +30,8 @@ router = APIRouter(prefix="/v1", tags=["matching"])
 #: benchmarks/RESULTS.md), and the loop waits for a few index searches at most (about
 #: 0.5 ms each at the 47-bit review distance and 1M hashes).
 INLINE_ITEMS = 4
+#: The longest content id, as `MatchItem.content_id` allows.
+CONTENT_ID_MAX = 200
 
 MULTIPART_BODY = {
     "requestBody": {
@@ -59,6 +61,7 @@ def results_for(
     verdicts: Sequence[Verdict],
     content_ids: Sequence[str | None],
     signal_types: Sequence[Sequence[str]],
+    own_hashes: Sequence[Sequence[tuple[str, str, int | None]]],
 ) -> list[dict[str, Any]]:
     """Record each verdict and shape it (as `MatchResult` JSON) for this caller.
 
@@ -76,8 +79,11 @@ def results_for(
     counts = Counter((v.action.value, v.reason.value) for v in verdicts)
     for labels, count in counts.items():
         state.metrics.verdicts.labels(*labels).inc(count)
-    for verdict, content_id, types in zip(verdicts, content_ids, signal_types, strict=True):
-        state.recorder.record(principal.name, content_id, types, verdict)
+    queue_blocks = state.live.queue_blocks
+    for verdict, content_id, types, own in zip(
+        verdicts, content_ids, signal_types, own_hashes, strict=True
+    ):
+        state.recorder.record(principal.name, content_id, types, verdict, own, queue_blocks)
         result: dict[str, Any] = {"verdict": verdict.action.value, "reason": verdict.reason.value}
         if content_id is not None:
             result["content_id"] = content_id
@@ -132,6 +138,7 @@ def match_items(
         verdicts,
         [i.content_id for i in items],
         [[q.signal_type] for q in queries],
+        [[(q.signal_type, q.value, q.quality)] for q in queries],
     )
 
 
@@ -164,6 +171,7 @@ async def match_media(request: Request, state: StateDep, principal: MatchKey) ->
     """Hash each uploaded image or video in memory (then drop it); a verdict for each."""
     upload = await read_media(request, state.settings)
     files = [(f.filename, f.data) for f in upload.files]
+    content_ids = media_content_ids(upload.repeated.get("content_id", []), len(files))
     del upload
     hashed = await state.hasher.hash_files(files, variants=True)
     verdicts = await run_in_threadpool(file_verdicts, state, hashed)
@@ -181,8 +189,28 @@ async def match_media(request: Request, state: StateDep, principal: MatchKey) ->
             verdicts[i] = verdict
     names = [name for name, _ in files]
     del files  # the media is not needed past hashing
-    results = await run_in_threadpool(judge_files, state, principal, names, hashed, verdicts)
+    results = await run_in_threadpool(
+        judge_files, state, principal, names, content_ids, hashed, verdicts
+    )
     return JSONResponse({"results": results})
+
+
+def media_content_ids(values: list[str], files: int) -> list[str | None]:
+    """The `content_id` form fields of a media request: none, or one per file in order."""
+    if not values:
+        return [None] * files
+    if len(values) != files:
+        raise InvalidInput(
+            f"{len(values)} content_id fields for {files} files; send one per file, or none",
+            [{"pointer": "/content_id", "detail": "one per file"}],
+        )
+    for position, value in enumerate(values):
+        if not value or len(value) > CONTENT_ID_MAX or not value.isprintable():
+            raise InvalidInput(
+                f"content_id {position} must be 1 to {CONTENT_ID_MAX} printable characters",
+                [{"pointer": f"/content_id/{position}", "detail": "invalid content id"}],
+            )
+    return list(values)
 
 
 def file_verdicts(state: AppState, hashed: list[list[Signal]]) -> list[Verdict]:
@@ -195,6 +223,7 @@ def judge_files(
     state: AppState,
     principal: Principal,
     names: list[str | None],
+    content_ids: list[str | None],
     hashed: list[list[Signal]],
     verdicts: list[Verdict],
 ) -> list[dict[str, Any]]:
@@ -204,8 +233,9 @@ def judge_files(
         state,
         principal,
         verdicts,
-        [None] * len(hashed),
+        content_ids,
         [list(dict.fromkeys(s.signal_type for s in sig)) for sig in hashed],
+        [[(s.signal_type, s.value, s.quality) for s in sig if s.variant is None] for sig in hashed],
     )
     for result, name, signals, verdict in zip(results, names, hashed, verdicts, strict=True):
         if name is not None:

@@ -22,8 +22,14 @@ def table_of(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
+def insert_for(session: Session, model: Any) -> Any:
+    """An INSERT into a mapped class's table in the session's dialect, which can take
+    `ON CONFLICT` clauses."""
+    insert_ = postgresql_insert if on_postgresql(session) else sqlite_insert
+    return insert_(table_of(model))
+
+
 def insert_ignoring(session: Session, model: Any, unique: list[str]) -> Any:
     """`INSERT ... ON CONFLICT (unique) DO NOTHING` into a mapped class's table, in the
     session's dialect."""
-    insert_ = postgresql_insert if on_postgresql(session) else sqlite_insert
-    return insert_(table_of(model)).on_conflict_do_nothing(index_elements=unique)
+    return insert_for(session, model).on_conflict_do_nothing(index_elements=unique)

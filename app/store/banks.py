@@ -74,6 +74,8 @@ def create_bank(
     enabled: bool = True,
     thresholds: dict[str, Any] | None = None,
     description: str = "",
+    *,
+    queue_blocks: bool = False,
 ) -> Bank:
     """Create a bank; its name must be new."""
     change_log.begin_changes(session)
@@ -85,6 +87,7 @@ def create_bank(
         enabled=enabled,
         thresholds=validate_thresholds(registry, thresholds or {}),
         description=description,
+        queue_blocks=queue_blocks,
     )
     session.add(bank)
     session.flush()
@@ -93,7 +96,8 @@ def create_bank(
 
 
 def update_bank(session: Session, registry: Registry, bank: Bank, changes: dict[str, Any]) -> Bank:
-    """Apply the given fields (action, enabled, thresholds, description) to a bank."""
+    """Apply the given fields (action, enabled, thresholds, description, queue_blocks) to
+    a bank."""
     change_log.begin_changes(session)
     if "action" in changes:
         bank.action = Action(changes["action"]).value
@@ -101,6 +105,8 @@ def update_bank(session: Session, registry: Registry, bank: Bank, changes: dict[
         bank.enabled = bool(changes["enabled"])
     if "description" in changes:
         bank.description = changes["description"]
+    if "queue_blocks" in changes:
+        bank.queue_blocks = bool(changes["queue_blocks"])
     if "thresholds" in changes:
         merged = dict(bank.thresholds or {})
         merged.update(validate_thresholds(registry, changes["thresholds"]))

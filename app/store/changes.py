@@ -31,6 +31,7 @@ LOCK_KEY = 0x68617368_77616C6C
 IDS_PER_ROW = 5000
 HASHES = "hashes"
 BANKS = "banks"
+QUARANTINE = "quarantine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,11 @@ def record_hashes(session: Session, hash_ids: Iterable[int]) -> list[int]:
 def record_banks(session: Session) -> None:
     """Log that a bank was created, changed or deleted: policies must be reloaded."""
     _append(session, [{"created_at": utcnow(), "kind": BANKS, "hash_ids": None}])
+
+
+def record_quarantine(session: Session) -> None:
+    """Log that a hash was quarantined or released: the quarantine list must be reloaded."""
+    _append(session, [{"created_at": utcnow(), "kind": QUARANTINE, "hash_ids": None}])
 
 
 def head(session: Session) -> int:

@@ -1,53 +1,26 @@
-"""Tables, as SQLAlchemy 2 typed mappings. Migrations in `migrations/` create them.
-
-Media is never stored: only hashes, their provenance, and the verdicts given.
-"""
+"""Banks, hashes and what matching writes: the change log, keys, verdicts, feeds."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
-    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
+    false,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every backend (SQLite drops the zone on storage)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every hashwall table."""
+from app.models.base import Base, BigId, UTCDateTime, utcnow
 
 
 class Bank(Base):
@@ -62,6 +35,8 @@ class Bank(Base):
     #: {signal_type: {"match": int, "review": int}}; missing types use the defaults.
     thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     description: Mapped[str] = mapped_column(String(1000), default="")
+    #: Blocks from this bank are queued for review after the fact, as reviews are.
+    queue_blocks: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -145,7 +120,8 @@ class HashChange(Base):
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    #: "hashes" (re-read `hash_ids`) or "banks" (reload every bank's policy).
+    #: "hashes" (re-read `hash_ids`), "banks" (reload every bank's policy) or
+    #: "quarantine" (reload the quarantined hashes).
     kind: Mapped[str] = mapped_column(String(16))
     hash_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
 
