@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from app.audit import store as audit
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from app.models import ApiKey
 
@@ -71,8 +72,9 @@ def hash_secret(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, name: str, scopes: list[str]) -> str:
-    """Store a new key and return its secret, which is never shown again."""
+def create_key(session: Session, name: str, scopes: list[str], actor: str = "cli") -> str:
+    """Store a new key and return its secret, which is never shown again; `actor` is
+    who the audit trail says created it."""
     unknown = sorted(set(scopes) - SCOPES)
     if unknown or not scopes:
         raise InvalidInput(
@@ -87,16 +89,18 @@ def create_key(session: Session, name: str, scopes: list[str]) -> str:
         ApiKey(name=name, prefix=secret[:8], secret_hash=hash_secret(secret), scopes=sorted(scopes))
     )
     session.flush()
+    audit.append(session, actor, "key.create", f"key:{name}", {"scopes": sorted(scopes)})
     return secret
 
 
-def revoke_key(session: Session, name: str) -> None:
+def revoke_key(session: Session, name: str, actor: str = "cli") -> None:
     """Revoke a key by name. Servers refuse it within `KeyCache.seconds`."""
     key = session.scalar(select(ApiKey).where(ApiKey.name == name))
     if key is None:
         raise NotFound(f"no key named {name!r}")
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
+        audit.append(session, actor, "key.revoke", f"key:{name}")
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -1,4 +1,4 @@
-"""The `hashwall` command: serve, hash, banks, hashes, keys, db, demo.
+"""The `hashwall` command: serve, hash, banks, hashes, keys, db, demo, feeds, audit, worker.
 
 It calls the same store, matcher and policy modules as the HTTP API.
 """
@@ -13,9 +13,11 @@ from typing import Any
 
 import click
 
+from app.audit import store as audit
+from app.audit.cli import audit_group
 from app.auth import SCOPES, create_key, list_keys, revoke_key
 from app.config import Settings
-from app.console import ExitCode, database, fail, session_factory, show
+from app.console import ExitCode, cli_actor, database, fail, session_factory, show
 from app.db import make_engine, make_session_factory
 from app.errors import HashwallError
 from app.feeds.base import Checkpoint, FeedError
@@ -27,6 +29,7 @@ from app.models import Bank
 from app.policy import Action
 from app.progress import import_progress
 from app.store import banks as bank_store
+from app.worker.cli import worker
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal, default_registry
 
@@ -197,6 +200,13 @@ def banks_create(name: str, action: str, disabled: bool, description: str) -> No
             bank_store.create_bank(
                 session, default_registry(), name, Action(action), not disabled, None, description
             )
+            audit.append(
+                session,
+                cli_actor(),
+                "bank.create",
+                f"bank:{name}",
+                {"action": action, "enabled": not disabled, "description": description},
+            )
     except HashwallError as error:
         fail(error.detail)
     click.echo(f"bank {name} created ({action})")
@@ -259,9 +269,26 @@ def hashes_import(file: Path, bank: str, fmt: str, source: str, batch_size: int)
                     target = session.get(Bank, bank_id)
                     if target is None:
                         fail(f"bank {bank!r} was deleted during the import")
-                    totals += apply_records(
+                    applied = apply_records(
                         session, target, page.records, source, retire_any_source=True
                     )
+                    audit.append(
+                        session,
+                        cli_actor(),
+                        "hashes.import",
+                        f"bank:{bank}",
+                        {
+                            "file": file.name,
+                            "count": len(page.records),
+                            "added": applied.added + applied.reactivated,
+                            "removed": applied.removed,
+                            "source": source,
+                            "digest": audit.digest(
+                                f"{r.signal_type}:{r.value}:{r.status}" for r in page.records
+                            ),
+                        },
+                    )
+                    totals += applied
                 for reject in page.rejects:
                     where = f"{file}:{reject.line}" if reject.line is not None else str(file)
                     click.echo(f"{where}: rejected: {reject.reason}", err=True)
@@ -347,7 +374,7 @@ def keys_create(name: str, scopes: str, as_json: bool) -> None:
     scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
     try:
         with database(Settings()) as session:
-            secret = create_key(session, name, scope_list)
+            secret = create_key(session, name, scope_list, cli_actor())
     except HashwallError as error:
         fail(error.detail)
     if as_json:
@@ -386,7 +413,7 @@ def keys_revoke(name: str) -> None:
     """Revoke a key; it stops working on its next request."""
     try:
         with database(Settings()) as session:
-            revoke_key(session, name)
+            revoke_key(session, name, cli_actor())
     except HashwallError as error:
         fail(error.detail)
     click.echo(f"key {name} revoked")
@@ -403,6 +430,8 @@ def demo() -> None:
 
 
 main.add_command(feeds)
+main.add_command(audit_group)
+main.add_command(worker)
 
 if __name__ == "__main__":
     main()

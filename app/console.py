@@ -53,6 +53,16 @@ def database(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
+def cli_actor() -> str:
+    """How the audit trail names a person at the command line: `cli:` and the OS user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:
     """Print an error and exit."""
     click.echo(f"error: {message}", err=True)

@@ -8,8 +8,9 @@ import threading
 import click
 import httpx
 
+from app.audit import store as audit
 from app.config import Settings
-from app.console import ExitCode, database, fail, session_factory, show
+from app.console import ExitCode, cli_actor, database, fail, session_factory, show
 from app.errors import HashwallError
 from app.feeds.kinds import adapter_factory
 from app.feeds.runner import FeedRunner
@@ -54,6 +55,13 @@ def feeds_add(
             feed_store.create_feed(
                 session, name, kind, url, target, trust, interval, enabled=not disabled
             )
+            audit.append(
+                session,
+                cli_actor(),
+                "feed.create",
+                f"feed:{name}",
+                {"kind": kind, "bank": bank, "trust": trust, "interval": interval},
+            )
     except HashwallError as error:
         fail(error.detail)
     click.echo(f"feed {name} added ({kind} into bank {bank}, {trust})")
@@ -78,6 +86,8 @@ def _set_enabled(name: str, enabled: bool) -> None:
     try:
         with database(Settings()) as session:
             feed_store.get_feed(session, name).enabled = enabled
+            action = "feed.enable" if enabled else "feed.disable"
+            audit.append(session, cli_actor(), action, f"feed:{name}")
     except HashwallError as error:
         fail(error.detail)
     click.echo(f"feed {name} {'enabled' if enabled else 'disabled'}")

@@ -1,0 +1,58 @@
+"""`hashwall worker`: the background process (feeds, webhooks, retention)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+import httpx
+
+from app.config import Settings
+from app.console import session_factory
+from app.feeds.kinds import adapter_factory
+from app.feeds.runner import FeedRunner
+from app.logs import configure_logging
+from app.worker.run import Worker
+from matcher.signals import default_registry
+
+#: Seconds a webhook endpoint has to answer one delivery.
+WEBHOOK_TIMEOUT = 10.0
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run every duty once, then exit.")
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="Seconds between rounds.",
+)
+def worker(once: bool, tick: float) -> None:
+    """Run every background duty: feed syncs and their feedback, webhook deliveries,
+    retention purges. Run several: they share the work through leases."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with (
+        session_factory(settings) as sessions,
+        httpx.Client(timeout=settings.feed_timeout, follow_redirects=True) as feed_http,
+        httpx.Client(timeout=WEBHOOK_TIMEOUT) as webhook_http,
+    ):
+        feeds = FeedRunner(
+            sessions,
+            adapter_factory(feed_http, default_registry(), settings.secrets_file),
+            stop=stop,
+        )
+        runner = Worker(settings, sessions, feeds, webhook_http, stop=stop)
+        if once:
+            done = runner.run_once()
+            click.echo(
+                f"{len(done.feeds)} feeds synced, {done.webhooks.delivered} webhook deliveries "
+                f"made, {done.webhooks.retrying} to retry, {done.webhooks.failed} given up"
+            )
+            return
+        runner.follow(tick)

@@ -1,0 +1,40 @@
+"""Leases on duties, so that several workers share the work without doing any twice.
+
+A lease is a row (`worker_leases`) naming a duty, its owner and until when. Taking one
+is a single statement: insert it, or take it over where it has run out (or is already
+ours). Of several workers trying at once exactly one gets it: on PostgreSQL the others
+wait for the row and then no longer match the `WHERE`; SQLite runs writers one at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from app.models import WorkerLease
+from app.store import insert_for
+
+
+def take(session: Session, name: str, owner: str, now: datetime, hold: timedelta) -> bool:
+    """Hold the duty `name` until `now + hold`, if nobody else holds it now."""
+    table = WorkerLease.__table__
+    statement = insert_for(session, WorkerLease).values(
+        name=name, owner=owner, lease_until=now + hold
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"owner": owner, "lease_until": now + hold},
+        where=(table.c.lease_until <= now) | (table.c.owner == owner),  # type: ignore[attr-defined]
+    )
+    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def hold_until(session: Session, name: str, owner: str, until: datetime) -> None:
+    """Keep (or shorten) a lease this owner holds: after a feed's sync, until its next."""
+    session.execute(
+        update(WorkerLease)
+        .where(WorkerLease.name == name, WorkerLease.owner == owner)
+        .values(lease_until=until)
+    )
