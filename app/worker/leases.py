@@ -1,8 +1,7 @@
 """Leases on duties, so that several workers share the work without doing any twice.
 
 A lease is a row (`worker_leases`) naming a duty, its owner and until when. Taking one
-is a single statement: insert it, or take it over where it has run out (or is already
-ours). Of several workers trying at once exactly one gets it: on PostgreSQL the others
+is a single statement: insert it, or take it over where it has run out. Of several workers trying at once exactly one gets it: on PostgreSQL the others
 wait for the row and then no longer match the `WHERE`; SQLite runs writers one at a time.
 """
 
@@ -18,7 +17,8 @@ from app.store import insert_for
 
 
 def take(session: Session, name: str, owner: str, now: datetime, hold: timedelta) -> bool:
-    """Hold the duty `name` until `now + hold`, if nobody else holds it now."""
+    """Hold the duty `name` until `now + hold`, if nobody (this owner included) holds
+    it now: a feed's lease kept until its next poll keeps its own worker off it too."""
     table = WorkerLease.__table__
     statement = insert_for(session, WorkerLease).values(
         name=name, owner=owner, lease_until=now + hold
@@ -26,9 +26,10 @@ def take(session: Session, name: str, owner: str, now: datetime, hold: timedelta
     statement = statement.on_conflict_do_update(
         index_elements=["name"],
         set_={"owner": owner, "lease_until": now + hold},
-        where=(table.c.lease_until <= now) | (table.c.owner == owner),  # type: ignore[attr-defined]
+        where=table.c.lease_until <= now,  # type: ignore[attr-defined]
     )
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    # RETURNING, not the row count: psycopg counts a conflict whose update was skipped.
+    return session.execute(statement.returning(table.c.name)).first() is not None  # type: ignore[attr-defined]
 
 
 def hold_until(session: Session, name: str, owner: str, until: datetime) -> None:

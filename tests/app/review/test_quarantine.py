@@ -16,7 +16,7 @@ from app.db import make_session_factory
 from app.main import create_app
 from app.models import AuditRow, HashMatchCount, WebhookDelivery, utcnow
 from app.review import flood
-from tests.app.review.conftest import Moderation
+from tests.app.conftest import Moderation
 from tests.factories import random_pdq
 
 

@@ -8,7 +8,7 @@ import time
 from fastapi.testclient import TestClient
 
 from app.models import utcnow
-from tests.app.review.conftest import Moderation
+from tests.app.conftest import Moderation
 from tests.conftest import bearer
 from tests.factories import flip_bits, photo, random_pdq
 
