@@ -1,8 +1,9 @@
 """Leases on duties, so that several workers share the work without doing any twice.
 
 A lease is a row (`worker_leases`) naming a duty, its owner and until when. Taking one
-is a single statement: insert it, or take it over where it has run out. Of several workers trying at once exactly one gets it: on PostgreSQL the others
-wait for the row and then no longer match the `WHERE`; SQLite runs writers one at a time.
+is a single statement: insert it, or take it over where it has run out. Of several
+workers trying at once exactly one gets it: on PostgreSQL the others wait for the row
+and then no longer match the `WHERE`; SQLite runs writers one at a time.
 """
 
 from __future__ import annotations

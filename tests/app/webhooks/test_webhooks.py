@@ -153,7 +153,7 @@ def test_retries_stop_after_a_day(engine: Engine) -> None:
     attempts = 0
     with httpx.Client(timeout=1) as http:
         while True:
-            sent = send_due(sessions, http, now=lambda: clock)
+            sent = send_due(sessions, http, now=lambda at=clock: at)
             attempts += sent.retrying + sent.failed
             if sent.failed:
                 break
