@@ -30,6 +30,8 @@ from app.review.intake import FloodRule
 from app.routes import audit, banks, feeds, health, matching, reviews, webhooks
 from app.state import AppState
 from app.store import changes
+from app.ui.routes import ui_routes
+from app.ui.session import Sessions
 from app.verdict_log import VerdictRecorder
 from index import FlatIndex, MIHIndex
 from matcher.signals import default_registry
@@ -165,4 +167,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(audit.router)
     app.include_router(health.router)
+    app.state.ui_sessions = Sessions(settings.session_secret)
+    app.router.routes.extend(ui_routes())
     return app

@@ -20,7 +20,9 @@ from app.errors import InvalidInput, NotFound
 from app.models import ReviewDecision, ReviewItem
 
 OPEN, ESCALATED, DECIDED, CLAIMED = "open", "escalated", "decided", "claimed"
-STATUSES = (OPEN, CLAIMED, ESCALATED, DECIDED)
+#: Every item not yet decided, claimed or not (the UI's default view).
+UNDECIDED = "undecided"
+STATUSES = (OPEN, CLAIMED, ESCALATED, DECIDED, UNDECIDED)
 
 
 @dataclass(slots=True)
@@ -133,6 +135,8 @@ def _with_status(query: Select[Any], status: str, now: datetime) -> Any:
         )
     if status == DECIDED:
         return query.where(ReviewItem.status == DECIDED)
+    if status == UNDECIDED:
+        return query.where(ReviewItem.status != DECIDED)
     if status == CLAIMED:
         return query.where(ReviewItem.status != DECIDED, _leased(now))
     return query.where(ReviewItem.status == status, ~_leased(now))

@@ -40,7 +40,10 @@ def list_reviews(
     state: StateDep,
     session: SessionDep,
     _: ReviewKey,
-    status: str | None = Query(default=None, description="open, claimed, escalated or decided"),
+    status: str | None = Query(
+        default=None,
+        description="open, claimed, escalated, decided, or undecided (any but decided)",
+    ),
     bank: str | None = Query(default=None, max_length=100),
     cursor: str | None = Query(default=None, max_length=32),
     limit: int = Query(default=PAGE, ge=1, le=200),

@@ -150,3 +150,13 @@ def active_counts(session: Session, bank_ids: list[int] | None = None) -> dict[i
     if bank_ids is not None:
         query = query.where(HashRecord.bank_id.in_(bank_ids))
     return {bank_id: count for bank_id, count in session.execute(query)}
+
+
+def active_counts_by_type(session: Session) -> dict[tuple[int, str], int]:
+    """Active hashes per bank id and signal type."""
+    rows = session.execute(
+        select(HashRecord.bank_id, HashRecord.signal_type, func.count())
+        .where(HashRecord.status == "active")
+        .group_by(HashRecord.bank_id, HashRecord.signal_type)
+    )
+    return {(bank_id, signal_type): count for bank_id, signal_type, count in rows}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import VerdictLogEntry
-from app.store import table_of
+from app.store import on_postgresql, table_of
 
 
 def insert_entries(session: Session, entries: Sequence[dict[str, Any]]) -> None:
@@ -23,3 +24,22 @@ def recent(session: Session, limit: int = 100) -> list[VerdictLogEntry]:
     return list(
         session.scalars(select(VerdictLogEntry).order_by(VerdictLogEntry.id.desc()).limit(limit))
     )
+
+
+def hourly(session: Session, since: datetime) -> dict[tuple[datetime, str], int]:
+    """Verdicts logged per hour (UTC) and verdict since `since`, for the overview."""
+    if on_postgresql(session):
+        hour: Any = func.date_trunc("hour", VerdictLogEntry.created_at)
+    else:
+        hour = func.strftime("%Y-%m-%d %H:00:00", VerdictLogEntry.created_at)
+    rows = session.execute(
+        select(hour, VerdictLogEntry.verdict, func.count())
+        .where(VerdictLogEntry.created_at >= since)
+        .group_by(hour, VerdictLogEntry.verdict)
+    )
+    counts: dict[tuple[datetime, str], int] = {}
+    for at, verdict, count in rows:
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        counts[at.replace(tzinfo=UTC), verdict] = int(count)
+    return counts
