@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install serve test lint bench-setup bench bench-smoke clean
+.PHONY: install browser serve test lint bench-setup bench bench-smoke clean
 SMOKE_RESULTS ?= /tmp/hashwall-bench-smoke.md
 
 $(BIN)/hashwall: pyproject.toml setup.py index/_mih.c matcher/_pdq.c
@@ -22,7 +22,12 @@ serve: install
 	$(BIN)/hashwall demo
 	$(BIN)/hashwall serve --host $(HOST) --port $(PORT)
 
-test: install
+# The UI tests drive Debian's chromium through Playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

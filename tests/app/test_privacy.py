@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -30,7 +31,9 @@ def test_no_media_left_on_disk_or_in_database(
     # Any temporary file (Starlette spools uploads over 1 MB to one) would land here.
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     admin = bearer(keys["all"])
-    client.post("/v1/banks", json={"name": "ncii", "action": "block"}, headers=admin)
+    client.post(
+        "/v1/banks", json={"name": "ncii", "action": "block", "queue_blocks": True}, headers=admin
+    )
     big = encode(sample_image(5, (1600, 2000)), ".png")
     assert len(big) > 2 * 1024 * 1024
     before = files_under(tmp_path)
@@ -43,7 +46,30 @@ def test_no_media_left_on_disk_or_in_database(
         "/v1/banks/ncii/media", files=[("file", ("big.png", big, "image/png"))], headers=admin
     )
     assert response.status_code == 200
+    # A blocked upload with a content id opens a review item (the bank queues blocks),
+    # which keeps the upload's hashes, never its bytes.
+    response = client.post(
+        "/v1/match/media",
+        files=[("file", ("big.png", big, "image/png"))],
+        data={"content_id": "post-1"},
+        headers=admin,
+    )
+    assert response.json()["results"][0]["verdict"] == "block"
+    # The UI's lookup hashes a dropped file the same way.
+    login = client.post("/ui/login", data={"key": keys["all"]}, follow_redirects=False)
+    assert login.status_code == 303
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/ui/lookup").text)
+    assert csrf is not None
+    looked_up = client.post(
+        "/ui/lookup/media",
+        files=[("file", ("big.png", big, "image/png"))],
+        data={"csrf": csrf.group(1)},
+    )
+    assert looked_up.status_code == 200 and "block" in looked_up.text
+    forged = client.post("/ui/lookup/media", files=[("file", ("big.png", big, "image/png"))])
+    assert forged.status_code == 403
     client.app.state.hashwall.recorder.flush()  # type: ignore[attr-defined]
+    assert client.get("/v1/reviews", headers=admin).json()["items"][0]["content_id"] == "post-1"
 
     assert files_under(spool) == set()
     new_files = files_under(tmp_path) - before
