@@ -58,8 +58,9 @@ class FeedState:
         status: str = "Active",
         timestamp: int | None = None,
         kind: str = "ImagePDQ",
+        feedback: list[str] | None = None,
     ) -> None:
-        """Add (or supersede) a StopNCII hash record."""
+        """Add (or supersede) a StopNCII hash record, with other platforms' `feedback`."""
         with self.lock:
             stamp = timestamp if timestamp is not None else 1000 + len(self.stopncii)
             self.stopncii.append(
@@ -69,7 +70,10 @@ class FeedState:
                     "hashValue": value,
                     "hashStatus": status,
                     "caseNumbers": {f"case-{len(self.stopncii)}": status},
-                    "CSPFeedbacks": [],
+                    "CSPFeedbacks": [
+                        {"feedbackValue": value, "tags": [], "source": f"csp-{n}"}
+                        for n, value in enumerate(feedback or [])
+                    ],
                 }
             )
 

@@ -53,6 +53,8 @@ class FeedRecord:
     case_ref: str | None = None
     #: A video's frames (vpdq); `value` is then their identity.
     frames: VideoHash | None = None
+    #: Other platforms' feedback on the hash, counted by value, when the feed sends it.
+    peer_feedback: Mapping[str, int] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -130,6 +132,7 @@ def make_record(
     quality: int | None = None,
     external_id: str | None = None,
     case_ref: str | None = None,
+    peer_feedback: Mapping[str, int] | None = None,
 ) -> FeedRecord:
     """Validate one record; raise `MatcherError` naming what is wrong."""
     try:
@@ -155,6 +158,7 @@ def make_record(
         external_id,
         case_ref,
         query.frames,
+        peer_feedback,
     )
 
 

@@ -87,6 +87,13 @@ def apply_records(
         confirmed=confirmed,
     )
     applied = Applied(result.added, result.reactivated, result.updated, result.unchanged)
+    peer = {
+        key: r.peer_feedback
+        for key, r in latest.items()
+        if r.peer_feedback and r.status is RecordStatus.ACTIVE
+    }
+    if peer:
+        feed_store.record_peer_feedback(session, bank, peer)
     for status in (RecordStatus.WITHDRAWN, RecordStatus.DELETED):
         keys = [key for key, r in latest.items() if r.status is status]
         if keys:

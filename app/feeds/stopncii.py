@@ -12,6 +12,7 @@ not valid for long: if the server refuses one, the run restarts from its timesta
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -51,6 +52,13 @@ class FetchHashesResponse(BaseModel):
     hashRecords: list[Any]
 
 
+class CSPFeedbackWire(BaseModel):
+    """One platform's feedback on a hash."""
+
+    feedbackValue: str
+    source: str | None = None
+
+
 class HashRecordWire(BaseModel):
     """One StopNCII hash record, as far as hashwall reads it."""
 
@@ -59,6 +67,8 @@ class HashRecordWire(BaseModel):
     hashValue: str
     hashStatus: str
     caseNumbers: dict[str, Any] | list[Any] | None = None
+    #: Other platforms' feedback (python-threatexchange: `StopNCIICSPFeedback`).
+    CSPFeedbacks: list[CSPFeedbackWire] | None = None
 
 
 class StopNCIIClient:
@@ -134,6 +144,9 @@ def parse_record(registry: Registry, raw: Any) -> FeedRecord | str:
             wire.hashValue,
             status,
             case_ref=case_ref[:200] if case_ref else None,
+            peer_feedback=dict(Counter(f.feedbackValue[:32] for f in wire.CSPFeedbacks))
+            if wire.CSPFeedbacks
+            else None,
         )
     except MatcherError as error:
         return str(error)

@@ -19,6 +19,7 @@ from app.models.matching import (
 from app.models.moderation import (
     AuditRow,
     HashMatchCount,
+    PeerFeedback,
     Quarantine,
     ReviewDecision,
     ReviewItem,
@@ -39,6 +40,7 @@ __all__ = [
     "HashMatchCount",
     "HashPartRecord",
     "HashRecord",
+    "PeerFeedback",
     "Quarantine",
     "ReviewDecision",
     "ReviewItem",

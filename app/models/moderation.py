@@ -123,6 +123,20 @@ class Quarantine(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+class PeerFeedback(Base):
+    """What other platforms told a hash-sharing feed about one of its hashes (StopNCII's
+    CSPFeedbacks), counted by feedback value: context for a moderator."""
+
+    __tablename__ = "peer_feedback"
+
+    hash_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("hashes.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: {"Blocked": 3, "NotBlocked": 1, ...}
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Webhook(Base):
     """A platform endpoint told of events. Its secret signs every delivery, so it is kept
     (HMAC needs the key itself); it is shown once, at creation, and never listed."""

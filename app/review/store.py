@@ -9,11 +9,11 @@ for that row, re-read it and no longer match; SQLite runs writers one at a time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
@@ -38,12 +38,12 @@ class Sighting:
     seen_at: datetime
     bank: str | None = None
     count: int = 1
-    hash_ids: set[int] = field(default_factory=set)
 
 
 def _merge_lists(
     old: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]], key: tuple[str, ...]
-):  # type: ignore[no-untyped-def]
+) -> list[dict[str, Any]]:
+    """`old` and `new` records, one per key, the newer winning."""
     merged = {tuple(m.get(k) for k in key): m for m in old}
     merged.update({tuple(m.get(k) for k in key): m for m in new})
     return list(merged.values())
@@ -217,8 +217,6 @@ def decisions_of(session: Session, item_ids: Sequence[int]) -> dict[int, list[Re
 
 def backlog(session: Session) -> tuple[int, datetime | None]:
     """Undecided items, and when the oldest of them was first seen."""
-    from sqlalchemy import func
-
     count, oldest = session.execute(
         select(func.count(), func.min(ReviewItem.first_seen)).where(ReviewItem.status != DECIDED)
     ).one()

@@ -1,7 +1,8 @@
 """Review items as the API and the UI show them, with the context a moderator needs:
 how often each matched hash matched in the last 24 hours across all content, its bank,
-source and confirmation, the trust of the feed it came from, its quarantine state, and
-a link to the platform's own tool for the content. Never the content itself.
+source and confirmation, the trust of the feed it came from, other platforms' feedback
+on it (StopNCII sends it), its quarantine state, and a link to the platform's own tool
+for the content. Never the content itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.models import Feed, HashRecord, Quarantine, ReviewDecision, ReviewItem
 from app.review import flood
 from app.review.store import decisions_of, shown_status
-from app.store.feeds import source_of
+from app.store.feeds import peer_feedback, source_of
 
 DAY = timedelta(hours=24)
 
@@ -42,6 +43,7 @@ def hash_context(session: Session, hash_ids: Sequence[int], now: datetime) -> di
         )
     ).all()
     feeds = {source_of(f.name): f for f in session.scalars(select(Feed))}
+    peers = peer_feedback(session, ids)
     held = dict(
         session.execute(
             select(Quarantine.hash_id, Quarantine.state).where(Quarantine.hash_id.in_(ids))
@@ -59,6 +61,7 @@ def hash_context(session: Session, hash_ids: Sequence[int], now: datetime) -> di
             "feed_kind": feed.kind if feed else None,
             "feed_trust": feed.trust if feed else None,
             "quarantine": held.get(hash_id),
+            "peer_feedback": peers.get(hash_id),
         }
     return found
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.models import Bank, Feed, FeedFeedback, HashRecord, VerdictLogEntry, utcnow
-from app.store import insert_ignoring, table_of
+from app.models import (
+    Bank,
+    Feed,
+    FeedFeedback,
+    HashRecord,
+    PeerFeedback,
+    VerdictLogEntry,
+    utcnow,
+)
+from app.store import insert_for, insert_ignoring, table_of
+from app.store.hashes import find_hashes
 
 KINDS = ("stopncii", "threatexchange", "file")
 #: The kinds of feed that take feedback upstream.
@@ -250,3 +259,37 @@ def feed_states(session: Session) -> list[dict[str, Any]]:
         }
         for f in list_feeds(session)
     ]
+
+
+def record_peer_feedback(
+    session: Session, bank: Bank, counts: Mapping[tuple[str, str], Mapping[str, int]]
+) -> None:
+    """Keep what other platforms said of these hashes (by signal type and value), as the
+    feed sent it last."""
+    found = {(r.signal_type, r.value): r.id for r in find_hashes(session, bank, counts)}
+    if not found:
+        return
+    statement = insert_for(session, PeerFeedback)
+    statement = statement.on_conflict_do_update(
+        index_elements=["hash_id"],
+        set_={"counts": statement.excluded.counts, "updated_at": statement.excluded.updated_at},
+    )
+    now = utcnow()
+    session.execute(
+        statement,
+        [
+            {"hash_id": hash_id, "counts": dict(counts[key]), "updated_at": now}
+            for key, hash_id in sorted(found.items(), key=lambda kv: kv[1])
+        ],
+    )
+
+
+def peer_feedback(session: Session, hash_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Other platforms' feedback counts per hash id, where a feed sent them."""
+    ids = sorted(set(hash_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(PeerFeedback.hash_id, PeerFeedback.counts).where(PeerFeedback.hash_id.in_(ids))
+    )
+    return {hash_id: dict(counts) for hash_id, counts in rows}

@@ -154,6 +154,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["hash_id"], ["hashes.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("hash_id"),
     )
+    op.create_table(
+        "peer_feedback",
+        sa.Column("hash_id", sa.BigInteger(), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["hash_id"], ["hashes.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("hash_id"),
+    )
     with op.batch_alter_table("banks", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("queue_blocks", sa.Boolean(), server_default=sa.false(), nullable=False)
@@ -164,6 +172,7 @@ def downgrade() -> None:
     with op.batch_alter_table("banks", schema=None) as batch_op:
         batch_op.drop_column("queue_blocks")
 
+    op.drop_table("peer_feedback")
     op.drop_table("quarantine")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_webhook_id"))

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.feeds.runner import Backoff, FeedRunner
 from app.main import create_app
-from app.models import Feed
+from app.models import Feed, HashRecord, utcnow
+from app.review.views import hash_context
 from tests.app.feeds.conftest import FAST
 from tests.conftest import bearer
 from tests.factories import flip_bits, random_pdq
@@ -289,3 +290,29 @@ def test_feedback_that_fails_is_kept_and_sent_later(
     assert state.feedback == []
     report = runner.sync("sn")
     assert report.feedback_sent == 1 and len(state.feedback) == 1
+
+
+def test_other_platforms_feedback_is_kept_for_moderators(
+    server: tuple[str, FeedState],
+    runner: FeedRunner,
+    add_feed: Callable[..., None],
+    sessions: sessionmaker[Session],
+) -> None:
+    base, state = server
+    told, quiet = random_pdq(1), random_pdq(2)
+    state.stopncii_record(told, feedback=["Blocked", "Blocked", "NotBlocked"])
+    state.stopncii_record(quiet)
+    add_feed("sn", "stopncii", base)
+    assert runner.sync("sn").error is None
+    with sessions() as session:
+        ids = dict(session.execute(select(HashRecord.value, HashRecord.id)).all())
+        context = hash_context(session, [ids[told], ids[quiet]], utcnow())
+    assert context[ids[told]]["peer_feedback"] == {"Blocked": 2, "NotBlocked": 1}
+    assert context[ids[told]]["feed"] == "sn" and context[ids[told]]["feed_kind"] == "stopncii"
+    assert context[ids[quiet]]["peer_feedback"] is None
+    # A later record replaces what the feed said before.
+    state.stopncii_record(told, feedback=["Blocked"], timestamp=5000)
+    runner.sync("sn")
+    with sessions() as session:
+        context = hash_context(session, [ids[told]], utcnow())
+    assert context[ids[told]]["peer_feedback"] == {"Blocked": 1}
