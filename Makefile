@@ -50,6 +50,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/index_bench.py --data real
 	$(BIN)/python benchmarks/api_bench.py
 	$(BIN)/python benchmarks/api_bench.py --workers 2
+	$(BIN)/python benchmarks/moderation_bench.py
 	for n in 1000000 10000000; do $(BIN)/python benchmarks/ingest_bench.py --n $$n; done
 	$(BIN)/python benchmarks/video_bench.py
 
@@ -61,7 +62,8 @@ bench-smoke: bench-setup
 	for data in uniform clustered real; do \
 	  $(BIN)/python benchmarks/index_bench.py --data $$data --n 5000 --queries 100 --recall-queries 20 --results $(SMOKE_RESULTS); \
 	done
-	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --moderation-rounds 1 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/moderation_bench.py --bank-size 5000 --duration 1 --rounds 1 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/ingest_bench.py --n 5000 --samples 3 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/video_bench.py --seconds 5 --videos 1 --composite 12 --slideshows 2 --results $(SMOKE_RESULTS)
 

@@ -126,6 +126,12 @@ class Settings(BaseSettings):
     review_retention_days: int = Field(
         default=90, ge=1, description="Days decided review items are kept."
     )
+    webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a webhook endpoint has to answer one delivery (then retried).",
+    )
     session_secret: str = Field(
         default="",
         description="Signs UI session cookies; set it when several servers share sessions "

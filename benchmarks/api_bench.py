@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,46 @@ def jpeg(bgr: np.ndarray) -> bytes:
     return cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
+#: The moderation comparison: the review queue and the flood counters on, and off.
+MODERATION = (
+    ("on", {"HASHWALL_REVIEW_QUEUE": "true", "HASHWALL_QUARANTINE": "true"}),
+    ("off", {"HASHWALL_REVIEW_QUEUE": "false", "HASHWALL_QUARANTINE": "false"}),
+)
+
+
+def moderation_rounds(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    log: Path,
+    key: str,
+    singles: list[str],
+    workdir: Path,
+) -> dict[str, list[float]]:
+    """Single lookups (each naming a content id) against servers with the queue and the
+    counters on and off, alternating which goes first; requests/s per round. The
+    quarantine floor is out of reach, so that verdicts stay the same in both."""
+    bodies = []
+    for number, body in enumerate(singles):
+        item = json.loads(body)
+        item["items"][0]["content_id"] = f"upload-{number}"
+        bodies.append(json.dumps(item).encode())
+    measured: dict[str, list[float]] = {"on": [], "off": []}
+    for round_number in range(args.moderation_rounds):
+        order = MODERATION if round_number % 2 == 0 else MODERATION[::-1]
+        for name, extra in order:
+            server = Server(
+                {**env, **extra, "HASHWALL_QUARANTINE_FLOOR": str(10**9)},
+                args.port,
+                log,
+                args.workers,
+            )
+            measured[name].append(
+                run_wrk(server.base, key, bodies, workdir, args.duration, 16)["rps"]
+            )
+            server.stop()
+    return measured if args.moderation_rounds else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bank-size", type=int, default=1_000_000)
@@ -175,6 +216,13 @@ def main() -> None:
         type=int,
         default=None,
         help="the bank's pdq review distance (default: the policy's); 31 means no review band",
+    )
+    parser.add_argument(
+        "--moderation-rounds",
+        type=int,
+        default=2,
+        help="rounds of single lookups with the review queue and flood counters on, then "
+        "off (alternating which goes first)",
     )
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -273,6 +321,7 @@ def main() -> None:
     time.sleep(3)
     rss_rest, pss_rest = tree_memory_mib(server.process.pid)
     server.stop()
+    moderation = moderation_rounds(args, env, log, pipeline, singles, workdir)
     shutil.rmtree(workdir, ignore_errors=True)
 
     rows = [
@@ -324,6 +373,19 @@ def main() -> None:
             "",
         ],
     ]
+    if moderation:
+        on, off = (statistics.median(moderation[name]) for name in ("on", "off"))
+        rows.append(
+            [
+                "single-hash lookups with a content id, 16 connections: review queue and "
+                "flood counters on / off, each round (median ratio)",
+                f"{' '.join(f'{v:,.0f}' for v in moderation['on'])} / "
+                f"{' '.join(f'{v:,.0f}' for v in moderation['off'])} requests/s "
+                f"({on / off:.3f})",
+                "",
+                "",
+            ]
+        )
     db = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     review = args.pdq_review if args.pdq_review is not None else DEFAULT_THRESHOLDS["pdq"].review
     report = (

@@ -4,6 +4,7 @@ delivery (headers and body exactly as received), answering scripted statuses."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,11 +21,13 @@ class Received:
 
 @dataclass
 class Receiver:
-    """What the receiver got, and the statuses it answers next (then 204)."""
+    """What the receiver got, and the statuses it answers next (then 204), after the
+    stalls (seconds) it makes before answering the next requests."""
 
     url: str = ""
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    stalls: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -41,6 +44,8 @@ def webhook_receiver() -> Iterator[Receiver]:
                     Received({k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 status = receiver.statuses.pop(0) if receiver.statuses else 204
+                stall = receiver.stalls.pop(0) if receiver.stalls else 0.0
+            time.sleep(stall)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()

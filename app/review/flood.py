@@ -27,6 +27,8 @@ from app.store import changes, insert_for, insert_ignoring, table_of
 from app.webhooks import store as webhooks
 
 BUCKET = timedelta(minutes=5)
+#: Hash ids per IN (...) query.
+CHUNK = 500
 WINDOW = timedelta(hours=1)
 #: The baseline is the hourly mean of this long before the last hour.
 BASELINE = timedelta(days=7)
@@ -46,6 +48,8 @@ def add_counts(session: Session, counts: Mapping[int, int], at: datetime) -> Non
         return
     bucket = bucket_of(at)
     table = table_of(HashMatchCount)
+    # One statement run for many rows (compiled once, then cached): a multi-row VALUES
+    # statement is compiled anew for every batch, in the server's own process.
     statement = insert_for(session, HashMatchCount)
     statement = statement.on_conflict_do_update(
         index_elements=["hash_id", "bucket"],
@@ -57,17 +61,27 @@ def add_counts(session: Session, counts: Mapping[int, int], at: datetime) -> Non
     )
 
 
-def matches_since(session: Session, hash_ids: Iterable[int], since: datetime) -> dict[int, int]:
-    """Matches per hash id counted since `since` (to the bucket)."""
+def matches_since(
+    session: Session, hash_ids: Iterable[int], since: datetime, over: int | None = None
+) -> dict[int, int]:
+    """Matches per hash id counted since `since` (to the bucket); with `over`, only the
+    hashes with more than that many (the database leaves the rest out)."""
     ids = sorted(set(hash_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(HashMatchCount.hash_id, func.sum(HashMatchCount.count))
-        .where(HashMatchCount.hash_id.in_(ids), HashMatchCount.bucket >= bucket_of(since))
-        .group_by(HashMatchCount.hash_id)
-    )
-    return {hash_id: int(total or 0) for hash_id, total in rows}
+    found: dict[int, int] = {}
+    total = func.sum(HashMatchCount.count)
+    for start in range(0, len(ids), CHUNK):
+        query = (
+            select(HashMatchCount.hash_id, total)
+            .where(
+                HashMatchCount.hash_id.in_(ids[start : start + CHUNK]),
+                HashMatchCount.bucket >= bucket_of(since),
+            )
+            .group_by(HashMatchCount.hash_id)
+        )
+        if over is not None:
+            query = query.having(total > over)
+        found.update({hash_id: int(n or 0) for hash_id, n in session.execute(query)})
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +104,8 @@ def flooded(
 ) -> list[Flood]:
     """The hashes among `hash_ids` that are flooding now and not yet quarantined."""
     start = now - WINDOW
-    recent = {h: n for h, n in matches_since(session, hash_ids, start).items() if n > floor}
+    # Almost always no hash is over the floor: the query then returns no row at all.
+    recent = matches_since(session, hash_ids, start, over=floor)
     if not recent:
         return []
     known = set(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from math import floor
 
 import httpx
@@ -61,13 +61,17 @@ def attempt(client: httpx.Client, due: Due, at: datetime) -> str | None:
 
 
 def send_due(
-    sessions: Callable[[], Session], client: httpx.Client, now: Callable[[], datetime] = utcnow
+    sessions: Callable[[], Session],
+    client: httpx.Client,
+    now: Callable[[], datetime] = utcnow,
+    lease: timedelta = store.SEND_LEASE,
 ) -> Sent:
-    """Send every delivery due now, a batch at a time, until none is due."""
+    """Send every delivery due now, a batch at a time, until none is due. Each is held
+    for `lease` while it is sent (longer than `client` may take over one attempt)."""
     sent = Sent()
     while True:
         with sessions() as session, session.begin():
-            batch = store.claim_due(session, now(), BATCH)
+            batch = store.claim_due(session, now(), BATCH, lease)
         if not batch:
             return sent
         for due in batch:

@@ -27,7 +27,9 @@ from app.store import on_postgresql
 #: Events a webhook can subscribe to.
 EVENTS = frozenset({"review.decided", "hash.quarantined", "sweep.matched"})
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
-#: A worker holds a delivery this long while it sends it.
+#: A worker holds a delivery this long while it sends it, by default: longer than an
+#: attempt can take (`lease_for`), so that no other worker sends it meanwhile, and short,
+#: so that a delivery a killed worker held is sent again soon.
 SEND_LEASE = timedelta(seconds=60)
 #: Retries go on this long after the event, then the delivery is marked failed.
 RETRY_WINDOW = timedelta(hours=24)
@@ -140,7 +142,14 @@ class Due:
     created_at: datetime
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[Due]:
+def lease_for(timeout: float) -> timedelta:
+    """The lease on a delivery for attempts that time out after `timeout` seconds."""
+    return timedelta(seconds=2 * timeout + 1)
+
+
+def claim_due(
+    session: Session, now: datetime, limit: int, lease: timedelta = SEND_LEASE
+) -> list[Due]:
     """Take the lease on up to `limit` due deliveries; commit before sending them.
 
     On PostgreSQL the rows are picked with `FOR UPDATE SKIP LOCKED`, so workers polling
@@ -165,7 +174,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Due]:
                 WebhookDelivery.id == delivery_id,
                 (WebhookDelivery.lease_until.is_(None)) | (WebhookDelivery.lease_until <= now),
             )
-            .values(lease_until=now + SEND_LEASE)
+            .values(lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount:  # type: ignore[attr-defined]

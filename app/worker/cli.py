@@ -16,9 +16,6 @@ from app.logs import configure_logging
 from app.worker.run import Worker
 from matcher.signals import default_registry
 
-#: Seconds a webhook endpoint has to answer one delivery.
-WEBHOOK_TIMEOUT = 10.0
-
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run every duty once, then exit.")
@@ -40,7 +37,7 @@ def worker(once: bool, tick: float) -> None:
     with (
         session_factory(settings) as sessions,
         httpx.Client(timeout=settings.feed_timeout, follow_redirects=True) as feed_http,
-        httpx.Client(timeout=WEBHOOK_TIMEOUT) as webhook_http,
+        httpx.Client(timeout=settings.webhook_timeout) as webhook_http,
     ):
         feeds = FeedRunner(
             sessions,

@@ -24,6 +24,7 @@ from app.feeds.runner import FeedRunner, SyncReport
 from app.models import utcnow
 from app.store import feeds as feed_store
 from app.webhooks.delivery import Sent, send_due
+from app.webhooks.store import lease_for
 from app.worker import leases
 from app.worker.retention import Purged, purge
 
@@ -94,7 +95,8 @@ class Worker:
 
     def send_webhooks(self) -> Sent:
         """Send every webhook delivery that is due."""
-        return send_due(self.sessions, self.http, self.now)
+        lease = lease_for(self.settings.webhook_timeout)
+        return send_due(self.sessions, self.http, self.now, lease)
 
     def purge(self) -> Purged | None:
         """Purge what is past its retention, at most once an hour across workers."""

@@ -48,6 +48,14 @@ def test_review_verdicts_become_items_and_merge(moderation: Moderation) -> None:
     moderation.flush()
     (again,) = moderation.items()
     assert again["id"] == item["id"] and again["sightings"] == 4
+    # A sighting with a new match (another upload hash, another banked hash) adds both.
+    other = random_pdq(2)
+    moderation.add("ncii", [other])
+    moderation.match(flip_bits(other, 38), "upload-7")
+    moderation.flush()
+    (merged,) = moderation.items()
+    assert merged["sightings"] == 5 and merged["upload_hashes"] == 2
+    assert sorted(m["distance"] for m in merged["matches"]) == [38, 40]
 
 
 def test_blocks_queue_only_where_the_bank_says(moderation: Moderation) -> None:
