@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-
 import click
 import httpx
 
 from app.audit import store as audit
 from app.config import Settings
-from app.console import ExitCode, cli_actor, database, fail, session_factory, show
+from app.console import (
+    ExitCode,
+    cli_actor,
+    database,
+    fail,
+    session_factory,
+    show,
+    stop_on_signals,
+)
 from app.errors import HashwallError
 from app.feeds.kinds import adapter_factory
 from app.feeds.runner import FeedRunner
@@ -126,9 +131,7 @@ def feeds_sync(mode: str, only: str | None) -> None:
     """The feed worker: fetch, apply, checkpoint, send feedback."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     with (
         session_factory(settings) as sessions,
         httpx.Client(timeout=settings.feed_timeout, follow_redirects=True) as http,

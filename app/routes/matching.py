@@ -14,7 +14,7 @@ from app.auth import Principal
 from app.deps import MatchKey, StateDep
 from app.errors import InvalidInput
 from app.matching import match_subjects, parse_items, parse_signal, with_second_look
-from app.policy import Action, Verdict
+from app.policy import Action, Match, Verdict
 from app.schemas import MatchItem, MatchRequest, MatchResponse, MediaMatchResponse
 from app.state import AppState
 from app.store.hashes import external_ids
@@ -88,24 +88,28 @@ def results_for(
         if content_id is not None:
             result["content_id"] = content_id
         result["matches"] = [
-            without_none(
-                {
-                    "bank": m.bank,
-                    "signal_type": m.signal_type,
-                    "distance": m.distance,
-                    "action": m.action.value,
-                    "reason": m.reason.value,
-                    "hash_id": m.hash_id,
-                    "external_id": external.get(m.hash_id),
-                    "variant": m.variant,
-                    "part": m.part,
-                    "video": video_detail(m.video) if m.video else None,
-                }
-            )
-            for m in (verdict.matches if details else ())
+            match_detail(m, external.get(m.hash_id)) for m in (verdict.matches if details else ())
         ]
         results.append(result)
     return results
+
+
+def match_detail(m: Match, external_id: str | None) -> dict[str, Any]:
+    """One match as `MatchDetail` JSON (what `match:details` keys and moderators see)."""
+    return without_none(
+        {
+            "bank": m.bank,
+            "signal_type": m.signal_type,
+            "distance": m.distance,
+            "action": m.action.value,
+            "reason": m.reason.value,
+            "hash_id": m.hash_id,
+            "external_id": external_id,
+            "variant": m.variant,
+            "part": m.part,
+            "video": video_detail(m.video) if m.video else None,
+        }
+    )
 
 
 def video_detail(found: VideoMatch) -> dict[str, Any]:

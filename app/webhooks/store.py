@@ -25,7 +25,7 @@ from app.models import Webhook, WebhookDelivery, utcnow
 from app.store import on_postgresql
 
 #: Events a webhook can subscribe to.
-EVENTS = frozenset({"review.decided", "hash.quarantined", "sweep.matched"})
+EVENTS = frozenset({"review.decided", "hash.quarantined"})
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 #: A worker holds a delivery this long while it sends it, by default: longer than an
 #: attempt can take (`lease_for`), so that no other worker sends it meanwhile, and short,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-
 import click
 import httpx
 
 from app.config import Settings
-from app.console import session_factory
+from app.console import session_factory, stop_on_signals
 from app.feeds.kinds import adapter_factory
 from app.feeds.runner import FeedRunner
 from app.logs import configure_logging
@@ -31,9 +28,7 @@ def worker(once: bool, tick: float) -> None:
     retention purges. Run several: they share the work through leases."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     with (
         session_factory(settings) as sessions,
         httpx.Client(timeout=settings.feed_timeout, follow_redirects=True) as feed_http,

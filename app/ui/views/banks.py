@@ -10,8 +10,9 @@ from starlette.responses import Response
 
 from app.matching import match_subjects, parse_items
 from app.routes import banks as bank_routes
-from app.routes.matching import file_verdicts
+from app.routes.matching import file_verdicts, match_detail
 from app.schemas import BankCreate, BankUpdate, HashBatch
+from app.store.hashes import external_ids
 from app.ui.base import field, form_of, page, parsed, redirect, render, state_of
 from app.ui.session import UiSession, check_csrf
 from app.uploads import read_media
@@ -100,26 +101,13 @@ async def add_hash(request: Request, session: UiSession) -> Response:
     return redirect(request, "/ui/banks", f"Hash {word} in {name}.")
 
 
-def match_views(state: Any, verdicts: list[Any], names: dict[int, str | None]) -> list[Any]:
+def match_views(verdicts: list[Any], names: dict[int, str | None]) -> list[Any]:
     """Verdicts with every match, its distance and why it counts, for moderators."""
     return [
         {
             "verdict": v.action.value,
             "reason": v.reason.value,
-            "matches": [
-                {
-                    "bank": m.bank,
-                    "signal_type": m.signal_type,
-                    "distance": m.distance,
-                    "action": m.action.value,
-                    "reason": m.reason.value,
-                    "hash_id": m.hash_id,
-                    "external_id": names.get(m.hash_id),
-                    "variant": m.variant,
-                    "part": m.part,
-                }
-                for m in v.matches
-            ],
+            "matches": [match_detail(m, names.get(m.hash_id)) for m in v.matches],
         }
         for v in verdicts
     ]
@@ -132,8 +120,6 @@ async def lookup_page(request: Request, session: UiSession) -> Response:
 
 
 def _external_ids(state: Any, verdicts: list[Any]) -> dict[int, str | None]:
-    from app.store.hashes import external_ids
-
     with state.sessions() as db:
         return external_ids(db, [m.hash_id for v in verdicts for m in v.matches])
 
@@ -146,7 +132,7 @@ async def lookup_hash(request: Request, session: UiSession) -> Response:
 
     def run() -> list[Any]:
         verdicts = match_subjects(state.live, [parse_items(state.registry, [signal])])
-        return match_views(state, verdicts, _external_ids(state, verdicts))
+        return match_views(verdicts, _external_ids(state, verdicts))
 
     results = await run_in_threadpool(run)
     hashes = [{"signal_type": signal.signal_type, "value": signal.value}]
@@ -174,7 +160,7 @@ async def lookup_media(request: Request, session: UiSession) -> Response:
 
     def run() -> list[Any]:
         verdicts = file_verdicts(state, hashed)
-        return match_views(state, verdicts, _external_ids(state, verdicts))
+        return match_views(verdicts, _external_ids(state, verdicts))
 
     results = await run_in_threadpool(run)
     for result, name, signals in zip(results, names, hashed, strict=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -66,30 +68,31 @@ async def back_to_queue(request: Request, message: str) -> Response:
     return redirect(request, "/ui/reviews", message, **filters)
 
 
-@page()
-async def claim(request: Request, session: UiSession) -> Response:
-    """Claim an item for the lease time."""
+async def on_item(
+    request: Request, session: UiSession, action: Callable[..., object], message: str
+) -> Response:
+    """Run an API action (`claim_review`, `release_review`) on the item in the path, then
+    show the queue with `message` (`{id}` is the item's)."""
     state, item_id = state_of(request), item_id_of(request)
 
     def run() -> None:
         with state.sessions() as db:
-            claim_review(item_id, state, db, session.principal)
+            action(item_id, state, db, session.principal)
 
     await run_in_threadpool(run)
-    return await back_to_queue(request, f"Item {item_id} is yours for the next few minutes.")
+    return await back_to_queue(request, message.format(id=item_id))
+
+
+@page()
+async def claim(request: Request, session: UiSession) -> Response:
+    """Claim an item for the lease time."""
+    return await on_item(request, session, claim_review, "Item {id} is yours for a while.")
 
 
 @page()
 async def release(request: Request, session: UiSession) -> Response:
     """Give an item back to the queue."""
-    state, item_id = state_of(request), item_id_of(request)
-
-    def run() -> None:
-        with state.sessions() as db:
-            release_review(item_id, state, db, session.principal)
-
-    await run_in_threadpool(run)
-    return await back_to_queue(request, f"Item {item_id} is back in the queue.")
+    return await on_item(request, session, release_review, "Item {id} is back in the queue.")
 
 
 @page()
