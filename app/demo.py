@@ -47,8 +47,14 @@ def set_up_demo(settings: Settings) -> str:
         with make_session_factory(engine)() as session, session.begin():
             bank = session.scalar(select(Bank).where(Bank.name == DEMO_BANK))
             if bank is None:
+                # Its blocks are queued too, so the demo's lookup shows in the review queue.
                 bank = create_bank(
-                    session, registry, DEMO_BANK, Action.BLOCK, description="Demo hashes"
+                    session,
+                    registry,
+                    DEMO_BANK,
+                    Action.BLOCK,
+                    description="Demo hashes",
+                    queue_blocks=True,
                 )
             values = []
             for seed in range(SAMPLES):
@@ -59,12 +65,14 @@ def set_up_demo(settings: Settings) -> str:
             key = create_key(session, name, sorted(SCOPES))
     finally:
         engine.dispose()
-    body = json.dumps({"items": [{"signal_type": "pdq", "value": values[0].value}]})
+    item = {"signal_type": "pdq", "value": values[0].value, "content_id": "demo-upload-1"}
+    body = json.dumps({"items": [item]})
     return (
         f"Demo ready on {settings.database_url}\n"
         f"  bank '{DEMO_BANK}' (block) holds {SAMPLES} sample pdq hashes\n"
         f"  API key (all scopes, shown once): {key}\n\n"
         "Try it once the server is up:\n"
         f"  curl -s -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
-        f"       -d '{body}' http://127.0.0.1:8000/v1/match\n"
+        f"       -d '{body}' http://127.0.0.1:8000/v1/match\n\n"
+        "Then review it in the moderation UI: http://127.0.0.1:8000/ui/ (log in with the key)\n"
     )

@@ -121,6 +121,11 @@ def test_demo_sets_up_a_working_bank(run, database_url: str) -> None:  # type: i
             "/v1/match", content=body, headers={**bearer(key), "Content-Type": "application/json"}
         )
         assert response.json()["results"][0]["verdict"] == "block"
+        # The demo bank queues its blocks: the lookup shows in the review queue.
+        client.app.state.hashwall.recorder.flush()  # type: ignore[attr-defined]
+        items = client.get("/v1/reviews", headers=bearer(key)).json()["items"]
+        assert [i["content_id"] for i in items] == ["demo-upload-1"]
+    assert "/ui/" in output
 
 
 def test_videos_export_as_vpdq_and_import_into_a_bank(  # type: ignore[no-untyped-def]
