@@ -15,7 +15,7 @@ import click
 
 from app.audit import store as audit
 from app.audit.cli import audit_group
-from app.auth import SCOPES, create_key, list_keys, revoke_key
+from app.auth.cli import keys
 from app.config import Settings
 from app.console import ExitCode, cli_actor, database, fail, session_factory, show
 from app.db import make_engine, make_session_factory
@@ -360,65 +360,6 @@ def index_snapshot(every: float | None) -> None:
     engine.dispose()
 
 
-@main.group()
-def keys() -> None:
-    """API keys."""
-
-
-@keys.command("create")
-@click.option("--name", required=True)
-@click.option("--scopes", required=True, help=f"Comma-separated: {', '.join(sorted(SCOPES))}.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"key": ...} as JSON.')
-def keys_create(name: str, scopes: str, as_json: bool) -> None:
-    """Create a key. Its secret is printed once and cannot be shown again."""
-    scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
-    try:
-        with database(Settings()) as session:
-            secret = create_key(session, name, scope_list, cli_actor())
-    except HashwallError as error:
-        fail(error.detail)
-    if as_json:
-        click.echo(json.dumps({"key": secret, "name": name, "scopes": sorted(scope_list)}))
-    else:
-        click.echo(secret)
-
-
-@keys.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def keys_list(as_json: bool) -> None:
-    """List keys (names, prefixes and scopes, never secrets)."""
-    with database(Settings()) as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "name": k.name,
-                "prefix": k.prefix,
-                "scopes": k.scopes,
-                "created_at": k.created_at.isoformat(),
-                "revoked": k.revoked_at is not None,
-            }
-            for k in list_keys(session)
-        ]
-    show(
-        rows,
-        as_json,
-        "{name}\t{prefix}…\t{scope_list}\t{state}",
-        scope_list=lambda r: ",".join(r["scopes"]),
-        state=lambda r: "revoked" if r["revoked"] else "active",
-    )
-
-
-@keys.command("revoke")
-@click.argument("name")
-def keys_revoke(name: str) -> None:
-    """Revoke a key; it stops working on its next request."""
-    try:
-        with database(Settings()) as session:
-            revoke_key(session, name, cli_actor())
-    except HashwallError as error:
-        fail(error.detail)
-    click.echo(f"key {name} revoked")
-
-
 @main.command()
 def demo() -> None:
     """Create the database, a demo bank with sample hashes, and print a demo key."""
@@ -430,6 +371,7 @@ def demo() -> None:
 
 
 main.add_command(feeds)
+main.add_command(keys)
 main.add_command(audit_group)
 main.add_command(worker)
 
