@@ -29,7 +29,7 @@ from app.matching import parse_items
 from app.models import HashRecord, ReviewDecision, ReviewItem
 from app.policy import Action
 from app.review import flood
-from app.review.store import DECIDED, ESCALATED, release
+from app.review.store import DECIDED, ESCALATED, leased, release
 from app.store import banks as bank_store
 from app.store import feeds as feed_store
 from app.store import hashes as hash_store
@@ -43,11 +43,7 @@ VERDICTS = {CONFIRM: Action.BLOCK.value, DISMISS: Action.ALLOW.value, ESCALATE: 
 
 def holds_claim(item: ReviewItem, principal: Principal, now: datetime) -> bool:
     """Whether the caller holds a live claim on the item."""
-    return (
-        item.claimed_by == principal.name
-        and item.lease_until is not None
-        and item.lease_until > now
-    )
+    return item.claimed_by == principal.name and leased(item, now)
 
 
 def may_work_on(principal: Principal, item: ReviewItem) -> None:
@@ -65,7 +61,7 @@ def check(item: ReviewItem, principal: Principal, decision: str, now: datetime) 
     if decision == ESCALATE and item.status == ESCALATED:
         raise Conflict(f"review item {item.id} is already escalated")
     if not principal.has("admin") and not holds_claim(item, principal, now):
-        holder = item.claimed_by if item.lease_until and item.lease_until > now else None
+        holder = item.claimed_by if leased(item, now) else None
         raise Conflict(
             f"review item {item.id} is claimed by {holder!r}"
             if holder

@@ -216,6 +216,7 @@ def holding(session: Session) -> frozenset[int]:
     )
 
 
-def listed(session: Session) -> list[Quarantine]:
-    """Every quarantine row, newest first."""
-    return list(session.scalars(select(Quarantine).order_by(Quarantine.created_at.desc())))
+def listed(session: Session, states: Iterable[str] = HOLDING) -> list[Quarantine]:
+    """Quarantine rows in these states (those that may not block), newest first."""
+    query = select(Quarantine).where(Quarantine.state.in_(list(states)))
+    return list(session.scalars(query.order_by(Quarantine.created_at.desc())))

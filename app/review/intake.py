@@ -99,7 +99,6 @@ def sighting_of(
 class Written:
     """What one `write` did."""
 
-    logged: int = 0
     opened: int = 0
     quarantined: int = 0
 
@@ -111,7 +110,6 @@ def write(
     written = Written()
     rows = [o.log for o in outcomes if o.log is not None]
     insert_entries(session, rows)
-    written.logged = len(rows)
     sightings = [o.sighting for o in outcomes if o.sighting is not None]
     if sightings:
         written.opened = merge_sightings(session, sightings)

@@ -136,9 +136,14 @@ def merge_sightings(session: Session, sightings: Sequence[Sighting]) -> int:
     return len(by_content)
 
 
+def leased(item: ReviewItem, now: datetime) -> bool:
+    """Whether someone's claim on the item still runs."""
+    return item.lease_until is not None and item.lease_until > now
+
+
 def shown_status(item: ReviewItem, now: datetime) -> str:
     """The status the API shows: `claimed` while a lease runs, else the stored one."""
-    if item.status != DECIDED and item.lease_until is not None and item.lease_until > now:
+    if item.status != DECIDED and leased(item, now):
         return CLAIMED
     return item.status
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Feed, HashRecord, Quarantine, ReviewDecision, ReviewItem
 from app.review import flood
-from app.review.store import decisions_of, shown_status
+from app.review.store import decisions_of, leased, shown_status
 from app.store.feeds import peer_feedback, source_of
 
 DAY = timedelta(hours=24)
@@ -93,7 +93,7 @@ def item_views(
     for item in items:
         decisions = history.get(item.id, [])
         final = next((d for d in reversed(decisions) if d.decision == item.decision), None)
-        leased = item.lease_until is not None and item.lease_until > now
+        held = leased(item, now)
         views.append(
             {
                 "id": item.id,
@@ -113,8 +113,8 @@ def item_views(
                 "sightings": item.sightings,
                 "matches": [m | {"context": context.get(m["hash_id"])} for m in item.matches],
                 "upload_hashes": len(item.upload_hashes or []),
-                "claimed_by": item.claimed_by if leased else None,
-                "lease_until": _iso(item.lease_until) if leased else None,
+                "claimed_by": item.claimed_by if held else None,
+                "lease_until": _iso(item.lease_until) if held else None,
                 "decision": decision_view(final) if final and item.status == "decided" else None,
                 "history": [decision_view(d) for d in decisions],
             }

@@ -91,8 +91,11 @@ def release_review(
     now = utcnow()
     with session.begin():
         item = store.get_item(session, item_id, lock=True)
-        leased = item.lease_until is not None and item.lease_until > now
-        if leased and item.claimed_by != principal.name and not principal.has("admin"):
+        if (
+            store.leased(item, now)
+            and item.claimed_by != principal.name
+            and not principal.has("admin")
+        ):
             raise Conflict(f"review item {item_id} is claimed by {item.claimed_by!r}")
         store.release(item)
     return item_views(session, [item], now, state.settings.content_url_template)[0]

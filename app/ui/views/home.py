@@ -79,7 +79,7 @@ async def overview(request: Request, session: UiSession) -> Response:
                 "feeds": feed_store.feed_states(db),
                 "backlog": backlog,
                 "oldest": oldest,
-                "quarantined": [q for q in flood.listed(db) if q.state in flood.HOLDING],
+                "quarantined": flood.listed(db),
                 "lag": state.follower.lag(),
             }
 
