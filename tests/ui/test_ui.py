@@ -41,6 +41,8 @@ def test_log_in_create_a_bank_add_a_hash_look_it_up(
     expect(page.get_by_role("status")).to_have_text("Hash added in ncii.")
     expect(page.get_by_role("row", name=re.compile("ncii"))).to_contain_text("1")
     page.get_by_role("link", name="Lookup").click()
+    # The banks page has fields labelled "Hash" too: wait for the lookup page first.
+    expect(page.get_by_role("heading", name="Lookup", exact=True)).to_be_visible()
     page.get_by_label("Hash", exact=True).fill(flip_bits(stored, 20))
     page.get_by_role("button", name="Look up", exact=True).click()
     result = page.locator("section.result")
