@@ -24,6 +24,7 @@ from app.feeds.base import Checkpoint, FeedError
 from app.feeds.cli import feeds
 from app.feeds.files import FORMATS, PAGE_LINES, FileFeed
 from app.feeds.runner import Applied, apply_records
+from app.ledger.cli import ledger_group
 from app.migrate import SchemaOutOfDate, check_schema
 from app.models import Bank
 from app.policy import Action
@@ -325,10 +326,9 @@ def index_snapshot(every: float | None) -> None:
     import time
 
     from app import snapshots
-    from app.live_index import LiveIndex
+    from app.live_index import PERCEPTUAL_INDEXES, LiveIndex
     from app.logs import configure_logging
-    from app.main import PERCEPTUAL_INDEXES, restore_index
-    from app.replica import ChangeFollower
+    from app.replica import ChangeFollower, restore_index
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -374,6 +374,7 @@ main.add_command(feeds)
 main.add_command(keys)
 main.add_command(audit_group)
 main.add_command(worker)
+main.add_command(ledger_group)
 
 if __name__ == "__main__":
     main()

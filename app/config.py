@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     review_retention_days: int = Field(
         default=90, ge=1, description="Days decided review items are kept."
     )
+    ledger_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days the content ledger keeps the hashes of uploads that name a "
+        "content id, so that a hash arriving later finds them (the takedown sweep); "
+        "0 turns the ledger off.",
+    )
     webhook_timeout: float = Field(
         default=10.0,
         gt=0,

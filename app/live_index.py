@@ -24,7 +24,7 @@ from app.models import Bank, HashRecord
 from app.policy import DEFAULT_THRESHOLDS, Action, BankPolicy, Candidate, Thresholds
 from app.review.flood import holding
 from app.store.frames import attach_stored, owners_with_parts
-from index import ExactIndex, HashIndex, MIHIndex, codes_from_bytes
+from index import ExactIndex, FlatIndex, HashIndex, MIHIndex, codes_from_bytes
 from index.base import grow_to_fit
 from matcher.candidates import Variant
 from matcher.signals import Registry
@@ -50,6 +50,10 @@ class PerceptualBackend(Protocol):
     def __call__(self, code_bytes: int, radius: int | None = None) -> HashIndex: ...
 
     def load(self, path: Path) -> HashIndex: ...
+
+
+#: Backends for pdq and phash, by the name `HASHWALL_INDEX_BACKEND` takes.
+PERCEPTUAL_INDEXES: dict[str, PerceptualBackend] = {"mih": MIHIndex, "flat": FlatIndex}
 
 
 def default_radius(signal_type: str) -> int | None:

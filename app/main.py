@@ -14,32 +14,38 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import snapshots
 from app.auth import KeyCache
 from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db import make_engine, make_session_factory
 from app.errors import install_handlers
 from app.hashing import MediaHasher
-from app.live_index import LiveIndex, PerceptualBackend
+from app.ledger import hits
+from app.live_index import PERCEPTUAL_INDEXES, LiveIndex
 from app.logs import configure_logging
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
-from app.replica import ChangeFollower
+from app.models import SweepState
+from app.replica import ChangeFollower, restore_index
 from app.review.intake import FloodRule
-from app.routes import audit, banks, feeds, health, matching, reviews, webhooks
+from app.routes import (
+    audit,
+    banks,
+    feeds,
+    health,
+    ledger,
+    matching,
+    reviews,
+    sweeps,
+    webhooks,
+)
 from app.state import AppState
-from app.store import changes
 from app.ui.routes import ui_routes
 from app.ui.session import Sessions
 from app.verdict_log import VerdictRecorder
-from index import FlatIndex, MIHIndex
 from matcher.signals import default_registry
 
 log = logging.getLogger(__name__)
-
-#: Backends for pdq and phash, by the name `HASHWALL_INDEX_BACKEND` takes.
-PERCEPTUAL_INDEXES: dict[str, PerceptualBackend] = {"mih": MIHIndex, "flat": FlatIndex}
 
 DESCRIPTION = """
 hashwall answers **block**, **review** or **allow** for hashes or media an upload
@@ -48,6 +54,12 @@ pipeline sends, by looking them up in an in-memory index of reported fingerprint
 Every `/v1` route needs `Authorization: Bearer <key>`. Errors are
 `application/problem+json` (RFC 9457).
 """
+
+
+def sweep_state(sessions: sessionmaker[Session]) -> SweepState | None:
+    """The takedown sweep's state row, if the sweep has run."""
+    with sessions() as session:
+        return session.get(SweepState, hits.STATE_ID)
 
 
 def build_state(settings: Settings, metrics: Metrics) -> AppState:
@@ -59,6 +71,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     follower = ChangeFollower(engine, sessions, live, settings.sync_interval)
     metrics.watch_index(live.sizes)
     metrics.watch_lag(follower.lag)
+    metrics.watch_sweep(lambda: sweep_state(sessions))
     return AppState(
         settings=settings,
         engine=engine,
@@ -87,33 +100,6 @@ def load_index(state: AppState) -> None:
     """Check the schema, then restore the live index and catch up with the change log."""
     check_schema(state.engine)
     restore_index(state.settings, state.sessions, state.live, state.follower)
-
-
-def restore_index(
-    settings: Settings, sessions: sessionmaker[Session], live: LiveIndex, follower: ChangeFollower
-) -> None:
-    """Fill `live` from the newest snapshot, or else from the database, then apply every
-    change committed after what it holds."""
-    with sessions() as session:
-        # Read the head first: a change committed during the load is applied again after
-        # it, which changes nothing (applying re-reads the database).
-        head = changes.head(session)
-        seq = None
-        if settings.snapshot_dir is not None:
-            seq = snapshots.load_newest(
-                live, settings.snapshot_dir, settings.index_backend, live.loaders()
-            )
-        if seq is not None and seq <= head:
-            live.refresh_banks(session)
-            live.loaded = True
-        else:
-            if seq is not None:
-                log.warning("index snapshot is ahead of this database: ignored")
-                live.reset()
-            live.load(session)
-            seq = head
-    follower.start_from(seq)
-    follower.catch_up()
 
 
 def app_from_environment() -> FastAPI:
@@ -166,6 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(webhooks.router)
     app.include_router(audit.router)
+    app.include_router(ledger.router)
+    app.include_router(sweeps.router)
     app.include_router(health.router)
     app.state.ui_sessions = Sessions(settings.session_secret)
     app.router.routes.extend(ui_routes())

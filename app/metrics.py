@@ -9,12 +9,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.ledger.hits import LAG_BUCKETS
 from app.review.intake import Written
 
 log = logging.getLogger("hashwall.access")
@@ -55,6 +62,47 @@ class ChangeLagCollector(Collector):
             "Age of the oldest committed change not yet applied to this index",
             value=seconds,
         )
+
+
+class SweepCollector(Collector):
+    """Reports the takedown sweep's figures, which the worker keeps in the database
+    (`app.ledger.hits`), when scraped: any server shows them."""
+
+    def __init__(self, read: Callable[[], Any]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            state = self._read()
+        except Exception:
+            log.warning("sweep metrics unavailable", exc_info=True)
+            return
+        lag = HistogramMetricFamily(
+            "hashwall_sweep_lag_seconds",
+            "Seconds from a change of hashes committing to its sweep committing, by pass "
+            "(match: within the match distance, where blocks are; review: the review band)",
+            labels=["pass"],
+        )
+        swept = CounterMetricFamily(
+            "hashwall_sweep_hashes", "Hashes the takedown sweep looked up in the ledger"
+        )
+        found = CounterMetricFamily(
+            "hashwall_sweep_contents", "Recorded uploads the takedown sweep found"
+        )
+        if state is not None:
+            for sweep_pass, held in sorted((state.lag or {}).items()):
+                buckets = [
+                    (str(bound), count)
+                    for bound, count in zip(LAG_BUCKETS, held["buckets"], strict=True)
+                ]
+                lag.add_metric(
+                    [sweep_pass], [*buckets, ("+Inf", held["count"])], sum_value=held["sum"]
+                )
+            swept.add_metric([], state.hashes_swept)
+            found.add_metric([], state.contents_found)
+        yield lag
+        yield swept
+        yield found
 
 
 class Metrics:
@@ -106,6 +154,10 @@ class Metrics:
     def watch_lag(self, lag: Callable[[], tuple[int, float]]) -> None:
         """Report the change-log lag from `lag` (sequences, seconds) on every scrape."""
         self.registry.register(ChangeLagCollector(lag))
+
+    def watch_sweep(self, read: Callable[[], Any]) -> None:
+        """Report the sweep's state, as `read` returns it (a `SweepState` or None)."""
+        self.registry.register(SweepCollector(read))
 
 
 class MetricsMiddleware:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import snapshots
+from app.config import Settings
 from app.live_index import LiveIndex
 from app.store import changes
 
@@ -183,3 +185,30 @@ class ChangeFollower:
         # at the next interval.
         for _ in listener.notifies(timeout=self.interval, stop_after=1):
             pass
+
+
+def restore_index(
+    settings: Settings, sessions: sessionmaker[Session], live: LiveIndex, follower: ChangeFollower
+) -> None:
+    """Fill `live` from the newest snapshot, or else from the database, then apply every
+    change committed after what it holds."""
+    with sessions() as session:
+        # Read the head first: a change committed during the load is applied again after
+        # it, which changes nothing (applying re-reads the database).
+        head = changes.head(session)
+        seq = None
+        if settings.snapshot_dir is not None:
+            seq = snapshots.load_newest(
+                live, settings.snapshot_dir, settings.index_backend, live.loaders()
+            )
+        if seq is not None and seq <= head:
+            live.refresh_banks(session)
+            live.loaded = True
+        else:
+            if seq is not None:
+                log.warning("index snapshot is ahead of this database: ignored")
+                live.reset()
+            live.load(session)
+            seq = head
+    follower.start_from(seq)
+    follower.catch_up()

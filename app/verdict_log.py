@@ -1,5 +1,6 @@
 """Writes what verdicts leave behind off the request path: the verdict log, the review
-queue's sightings and the match counts flood quarantine reads (`app.review.intake`).
+queue's sightings, the match counts flood quarantine reads (`app.review.intake`), and
+the uploads' rows of the content ledger (`app.ledger`).
 
 Lookups must answer in well under a millisecond; an INSERT per verdict would cost more
 than the lookup. Outcomes go onto a queue that a background thread drains in batches,
@@ -13,11 +14,12 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Collection, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.ledger import store as ledger_store
 from app.models import utcnow
 from app.policy import POLICY_VERSION, Reason, Verdict
 from app.review.intake import FloodRule, Outcome, Written, sighting_of, wants_review, write
@@ -64,11 +66,15 @@ class VerdictRecorder:
         verdict: Verdict,
         own_hashes: Sequence[tuple[str, str, int | None]] = (),
         queue_blocks: Collection[str] = (),
+        ledger: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Queue what one verdict leaves behind: a log row if the mode keeps it, its
-        matched hashes for counting, a review sighting if it wants review."""
+        matched hashes for counting, a review sighting if it wants review, and the
+        upload's `ledger` rows."""
         unmatched = verdict.reason in UNMATCHED
         if unmatched and self._mode != "all":
+            if ledger:
+                self._queue.put(Outcome(None, (), None, tuple(ledger)))
             return
         now = utcnow()
         row = None
@@ -97,8 +103,8 @@ class VerdictRecorder:
             assert content_id is not None
             sighting = sighting_of(key_name, content_id, verdict, own_hashes, now)
         hash_ids = tuple(m.hash_id for m in verdict.matches) if self._flood else ()
-        if row is not None or sighting is not None or hash_ids:
-            self._queue.put(Outcome(row, hash_ids, sighting))
+        if row is not None or sighting is not None or hash_ids or ledger:
+            self._queue.put(Outcome(row, hash_ids, sighting, tuple(ledger)))
 
     def _drain(self) -> list[Outcome]:
         batch: list[Outcome] = []
@@ -110,6 +116,12 @@ class VerdictRecorder:
         return batch
 
     def _write(self, batch: list[Outcome]) -> Written:
+        rows = [row for outcome in batch for row in outcome.ledger]
+        if rows:
+            # A transaction of its own, before the retried one below, which must not
+            # record an upload twice; its lock is held for this insert only.
+            with self._session_factory() as session, session.begin():
+                ledger_store.append(session, rows)
         # Two servers may open an item for the same content at once: the loser's insert
         # breaks the unique index of open items, and its second try merges into the
         # winner's item.

@@ -36,8 +36,8 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     assert "banks" not in inspect(engine).get_table_names()
     with pytest.raises(SchemaOutOfDate, match="at nothing"):
         check_schema(engine)
-    upgrade(engine, "0005")
-    with pytest.raises(SchemaOutOfDate, match="at 0005, hashwall needs 0006"):
+    upgrade(engine, "0006")
+    with pytest.raises(SchemaOutOfDate, match="at 0006, hashwall needs 0007"):
         check_schema(engine)
     upgrade(engine)
     check_schema(engine)

@@ -5,6 +5,7 @@ people decided about them. One module per part of the schema; import tables from
 """
 
 from app.models.base import Base, BigId, UTCDateTime, utcnow
+from app.models.ledger import LedgerEntry, SweepHit, SweepState
 from app.models.matching import (
     ApiKey,
     Bank,
@@ -40,10 +41,13 @@ __all__ = [
     "HashMatchCount",
     "HashPartRecord",
     "HashRecord",
+    "LedgerEntry",
     "PeerFeedback",
     "Quarantine",
     "ReviewDecision",
     "ReviewItem",
+    "SweepHit",
+    "SweepState",
     "UTCDateTime",
     "VerdictLogEntry",
     "VideoFrameRecord",

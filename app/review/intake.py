@@ -32,11 +32,13 @@ class FloodRule:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one verdict leaves behind: a log row, matched hash ids, a sighting."""
+    """What one verdict leaves behind: a log row, matched hash ids, a sighting, and the
+    upload's ledger rows (`app.ledger`)."""
 
     log: dict[str, Any] | None
     hash_ids: tuple[int, ...]
     sighting: Sighting | None
+    ledger: tuple[dict[str, Any], ...] = ()
 
 
 def wants_review(verdict: Verdict, content_id: str | None, queue_blocks: Collection[str]) -> bool:

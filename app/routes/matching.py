@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from app.auth import Principal
 from app.deps import MatchKey, StateDep
 from app.errors import InvalidInput
+from app.ledger.record import ledger_rows
 from app.matching import match_subjects, parse_items, parse_signal, with_second_look
+from app.models import utcnow
 from app.policy import Action, Match, Verdict
 from app.schemas import MatchItem, MatchRequest, MatchResponse, MediaMatchResponse
 from app.state import AppState
@@ -62,8 +64,10 @@ def results_for(
     content_ids: Sequence[str | None],
     signal_types: Sequence[Sequence[str]],
     own_hashes: Sequence[Sequence[tuple[str, str, int | None]]],
+    hashes: Sequence[Sequence[Signal]],
 ) -> list[dict[str, Any]]:
-    """Record each verdict and shape it (as `MatchResult` JSON) for this caller.
+    """Record each verdict and shape it (as `MatchResult` JSON) for this caller; with
+    the ledger on, record each named upload's `hashes` in it.
 
     Match details go only to keys with the `match:details` scope; others learn the
     verdict and the reason class. Plain dicts, not models: this is the hot path.
@@ -80,10 +84,13 @@ def results_for(
     for labels, count in counts.items():
         state.metrics.verdicts.labels(*labels).inc(count)
     queue_blocks = state.live.queue_blocks
-    for verdict, content_id, types, own in zip(
-        verdicts, content_ids, signal_types, own_hashes, strict=True
+    keep = state.settings.ledger_days > 0
+    seen_seq, now = state.follower.cursor, utcnow()
+    for verdict, content_id, types, own, signals in zip(
+        verdicts, content_ids, signal_types, own_hashes, hashes, strict=True
     ):
-        state.recorder.record(principal.name, content_id, types, verdict, own, queue_blocks)
+        rows = ledger_rows(content_id, signals, seen_seq, now) if keep and content_id else ()
+        state.recorder.record(principal.name, content_id, types, verdict, own, queue_blocks, rows)
         result: dict[str, Any] = {"verdict": verdict.action.value, "reason": verdict.reason.value}
         if content_id is not None:
             result["content_id"] = content_id
@@ -143,6 +150,7 @@ def match_items(
         [i.content_id for i in items],
         [[q.signal_type] for q in queries],
         [[(q.signal_type, q.value, q.quality)] for q in queries],
+        [[Signal(q.signal_type, q.value, q.quality)] for q in queries],
     )
 
 
@@ -209,12 +217,17 @@ def media_content_ids(values: list[str], files: int) -> list[str | None]:
             [{"pointer": "/content_id", "detail": "one per file"}],
         )
     for position, value in enumerate(values):
-        if not value or len(value) > CONTENT_ID_MAX or not value.isprintable():
+        if not valid_content_id(value):
             raise InvalidInput(
                 f"content_id {position} must be 1 to {CONTENT_ID_MAX} printable characters",
                 [{"pointer": f"/content_id/{position}", "detail": "invalid content id"}],
             )
     return list(values)
+
+
+def valid_content_id(value: str) -> bool:
+    """Whether a content id is 1 to CONTENT_ID_MAX printable characters."""
+    return 0 < len(value) <= CONTENT_ID_MAX and value.isprintable()
 
 
 def file_verdicts(state: AppState, hashed: list[list[Signal]]) -> list[Verdict]:
@@ -240,6 +253,7 @@ def judge_files(
         content_ids,
         [list(dict.fromkeys(s.signal_type for s in sig)) for sig in hashed],
         [[(s.signal_type, s.value, s.quality) for s in sig if s.variant is None] for sig in hashed],
+        hashed,
     )
     for result, name, signals, verdict in zip(results, names, hashed, verdicts, strict=True):
         if name is not None:

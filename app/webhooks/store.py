@@ -9,6 +9,7 @@ it rolls back, nothing is. A worker sends due deliveries (`claim_due`, `delivere
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import uuid
@@ -25,7 +26,7 @@ from app.models import Webhook, WebhookDelivery, utcnow
 from app.store import on_postgresql
 
 #: Events a webhook can subscribe to.
-EVENTS = frozenset({"review.decided", "hash.quarantined"})
+EVENTS = frozenset({"review.decided", "hash.quarantined", "sweep.matched"})
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 #: A worker holds a delivery this long while it sends it, by default: longer than an
 #: attempt can take (`lease_for`), so that no other worker sends it meanwhile, and short,
@@ -102,8 +103,18 @@ def body_of(event_type: str, data: dict[str, Any], at: datetime) -> str:
     )
 
 
-def enqueue(session: Session, event_type: str, data: dict[str, Any]) -> int:
-    """Queue an event for every enabled webhook subscribed to it; return how many."""
+def message_id(webhook_id: str, key: str | None) -> str:
+    """A delivery's id (the `webhook-id` header): derived from the event's own `key`
+    when it has one, so that an event produced again (a sweep redone after a crash) is
+    the same message; else random."""
+    if key is None:
+        return "msg_" + uuid.uuid4().hex
+    return "msg_" + hashlib.sha256(f"{webhook_id}|{key}".encode()).hexdigest()[:32]
+
+
+def enqueue(session: Session, event_type: str, data: dict[str, Any], key: str | None = None) -> int:
+    """Queue an event for every enabled webhook subscribed to it; return how many.
+    `key` names the event for good (see `message_id`)."""
     if event_type not in EVENTS:
         raise ValueError(f"unknown event {event_type!r}")
     now = utcnow()
@@ -116,7 +127,7 @@ def enqueue(session: Session, event_type: str, data: dict[str, Any]) -> int:
     for hook in hooks:
         session.add(
             WebhookDelivery(
-                id="msg_" + uuid.uuid4().hex,
+                id=message_id(hook.id, key),
                 webhook_id=hook.id,
                 event_type=event_type,
                 body=body,

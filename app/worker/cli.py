@@ -9,6 +9,7 @@ from app.config import Settings
 from app.console import session_factory, stop_on_signals
 from app.feeds.kinds import adapter_factory
 from app.feeds.runner import FeedRunner
+from app.ledger.sweep import Sweeper
 from app.logs import configure_logging
 from app.worker.run import Worker
 from matcher.signals import default_registry
@@ -24,8 +25,9 @@ from matcher.signals import default_registry
     help="Seconds between rounds.",
 )
 def worker(once: bool, tick: float) -> None:
-    """Run every background duty: feed syncs and their feedback, webhook deliveries,
-    retention purges. Run several: they share the work through leases."""
+    """Run every background duty: feed syncs and their feedback, the takedown sweep
+    (with HASHWALL_LEDGER_DAYS set), webhook deliveries, retention purges. Run several:
+    they share the work through leases."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
     stop = stop_on_signals()
@@ -39,12 +41,21 @@ def worker(once: bool, tick: float) -> None:
             adapter_factory(feed_http, default_registry(), settings.secrets_file),
             stop=stop,
         )
-        runner = Worker(settings, sessions, feeds, webhook_http, stop=stop)
+        registry = default_registry()
+        sweeper = (
+            Sweeper(settings, sessions.kw["bind"], sessions, registry)
+            if settings.ledger_days
+            else None
+        )
+        runner = Worker(settings, sessions, feeds, webhook_http, stop=stop, sweeper=sweeper)
         if once:
             done = runner.run_once()
+            runner.close()
+            swept = f", {done.sweep.contents} uploads found by the sweep" if done.sweep else ""
             click.echo(
-                f"{len(done.feeds)} feeds synced, {done.webhooks.delivered} webhook deliveries "
-                f"made, {done.webhooks.retrying} to retry, {done.webhooks.failed} given up"
+                f"{len(done.feeds)} feeds synced{swept}, {done.webhooks.delivered} webhook "
+                f"deliveries made, {done.webhooks.retrying} to retry, {done.webhooks.failed} "
+                "given up"
             )
             return
         runner.follow(tick)

@@ -40,3 +40,18 @@ def hold_until(session: Session, name: str, owner: str, until: datetime) -> None
         .where(WorkerLease.name == name, WorkerLease.owner == owner)
         .values(lease_until=until)
     )
+
+
+def keep(session: Session, name: str, owner: str, now: datetime, hold: timedelta) -> bool:
+    """Hold the duty `name` until `now + hold` if nobody else holds it: taken where it
+    ran out, renewed where this owner holds it (a duty one worker keeps doing)."""
+    table = WorkerLease.__table__
+    statement = insert_for(session, WorkerLease).values(
+        name=name, owner=owner, lease_until=now + hold
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["name"],
+        set_={"owner": owner, "lease_until": now + hold},
+        where=(table.c.lease_until <= now) | (table.c.owner == owner),  # type: ignore[attr-defined]
+    )
+    return session.execute(statement.returning(table.c.name)).first() is not None  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """Retention: the verdict log and decided review items are kept for a number of days,
 then purged; match counts a little over the quarantine baseline's week; sent webhook
-deliveries for as long as the verdict log. The audit trail is kept for good.
+deliveries for as long as the verdict log; the content ledger for `HASHWALL_LEDGER_DAYS`
+(everything, once it is off). The audit trail is kept for good.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Purged:
     reviews: int
     counts: int
     deliveries: int
+    #: Content ledger rows (`app.ledger`), purged by the worker after `purge`.
+    ledger: int = 0
 
 
 def purge(session: Session, now: datetime, verdict_days: int, review_days: int) -> Purged:

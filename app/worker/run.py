@@ -3,6 +3,8 @@
 - Feeds: each enabled feed is synced under the lease `feed:NAME`; once synced, the
   lease is kept until the feed's next poll, so that no worker syncs it sooner.
 - Webhooks: due deliveries, each claimed by its own row lease (`app.webhooks.store`).
+- The takedown sweep (with the ledger on): under the lease `sweep`, renewed after each
+  commit; only its holder keeps the sweep's indexes in memory (`app.ledger.sweep`).
 - Retention: under the lease `retention`, held for an hour.
 """
 
@@ -13,7 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -21,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.feeds.runner import FeedRunner, SyncReport
+from app.ledger import store as ledger_store
+from app.ledger.sweep import Sweeper, SweepRound
 from app.models import utcnow
 from app.store import feeds as feed_store
 from app.webhooks.delivery import Sent, send_due
@@ -34,6 +38,9 @@ log = logging.getLogger(__name__)
 #: another worker, which is safe (pages apply idempotently), only wasted.
 SYNC_HOLD = timedelta(minutes=15)
 RETENTION_EVERY = timedelta(hours=1)
+#: The sweep's lease: renewed after every commit, so it runs out this long after a
+#: worker holding it died, and another takes the sweep over.
+SWEEP_HOLD = timedelta(seconds=15)
 
 
 def default_owner() -> str:
@@ -47,6 +54,7 @@ class Round:
 
     feeds: list[SyncReport] = field(default_factory=list)
     webhooks: Sent = field(default_factory=Sent)
+    sweep: SweepRound | None = None
     purged: Purged | None = None
 
 
@@ -62,6 +70,7 @@ class Worker:
         owner: str | None = None,
         now: Callable[[], datetime] = utcnow,
         stop: threading.Event | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -70,6 +79,7 @@ class Worker:
         self.owner = owner or default_owner()
         self.now = now
         self.stop = stop or feeds.stop
+        self.sweeper = sweeper
 
     def _take(self, name: str, hold: timedelta) -> bool:
         with self.sessions() as session, session.begin():
@@ -98,6 +108,27 @@ class Worker:
         lease = lease_for(self.settings.webhook_timeout)
         return send_due(self.sessions, self.http, self.now, lease)
 
+    def sweep(self) -> SweepRound | None:
+        """Sweep the ledger for the hashes that arrived, if this worker holds the sweep."""
+        if self.sweeper is None:
+            return None
+
+        def renew() -> bool:
+            with self.sessions() as session, session.begin():
+                return leases.keep(session, "sweep", self.owner, self.now(), SWEEP_HOLD)
+
+        if not renew():
+            self.sweeper.stop()  # another worker sweeps: its indexes are not needed here
+            return None
+        try:
+            return self.sweeper.step(renew)
+        except Exception:
+            # What is in memory may be ahead of what was committed: start again from
+            # the database and the last snapshot, next round; the other duties go on.
+            log.exception("sweep failed")
+            self.sweeper.stop(snapshot=False)
+            return None
+
     def purge(self) -> Purged | None:
         """Purge what is past its retention, at most once an hour across workers."""
         if not self._take("retention", RETENTION_EVERY):
@@ -109,16 +140,34 @@ class Worker:
                 self.settings.verdict_log_retention_days,
                 self.settings.review_retention_days,
             )
-        log.info("retention purge", extra=asdict(purged))
-        return purged
+        ledger_rows = 0
+        days = self.settings.ledger_days
+        # With the ledger off, what it still holds goes too.
+        before = self.now() - timedelta(days=days) if days else None
+        while True:
+            with self.sessions() as session, session.begin():
+                gone = ledger_store.purge(session, before)
+            ledger_rows += len(gone)
+            if self.sweeper is not None:
+                self.sweeper.forget(gone)
+            if len(gone) < ledger_store.PURGE_PAGE:
+                break
+        log.info("retention purge", extra={**asdict(purged), "ledger": ledger_rows})
+        return replace(purged, ledger=ledger_rows)
 
     def run_once(self) -> Round:
         """Every duty once."""
         done = Round()
         done.feeds = self.sync_feeds()
+        done.sweep = self.sweep()
         done.webhooks = self.send_webhooks()
         done.purged = self.purge()
         return done
+
+    def close(self) -> None:
+        """Snapshot what the sweep holds before the process ends."""
+        if self.sweeper is not None:
+            self.sweeper.stop()
 
     def follow(self, tick: float = 1.0) -> None:
         """Run the duties every `tick` seconds until `stop` is set."""
@@ -129,3 +178,4 @@ class Worker:
                 # A database outage must not end the worker: it tries again next tick.
                 log.exception("worker round failed")
             self.stop.wait(tick)
+        self.close()

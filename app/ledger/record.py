@@ -1,0 +1,36 @@
+"""What an upload leaves in the ledger: its content id with every hash matching used."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from matcher.signals import Signal
+
+
+def ledger_rows(
+    content_id: str, signals: Sequence[Signal], seen_seq: int, at: datetime
+) -> list[dict[str, Any]]:
+    """Ledger rows for one upload's hashes: its own and the candidates computed for it
+    (each once), given at change-log sequence `seen_seq`."""
+    seen: set[tuple[str, str, str | None]] = set()
+    rows = []
+    for signal in signals:
+        key = (signal.signal_type, signal.value, signal.variant)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {
+                "content_id": content_id,
+                "recorded_at": at,
+                "signal_type": signal.signal_type,
+                "value": signal.value,
+                "quality": signal.quality,
+                "candidate": signal.variant,
+                "detailed": signal.detailed,
+                "seen_seq": seen_seq,
+            }
+        )
+    return rows

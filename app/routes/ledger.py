@@ -1,0 +1,63 @@
+"""The content ledger under /v1/ledger: whether a content id is recorded (admin), and
+forgetting one (banks:write), which platforms call when they delete content."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.audit import store as audit
+from app.deps import AdminKey, BanksWriteKey, SessionDep, StateDep
+from app.errors import InvalidInput
+from app.ledger import store
+from app.ledger.schemas import LedgerForgotten, LedgerStatus
+from app.routes.matching import CONTENT_ID_MAX, valid_content_id
+
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+
+
+def checked(content_id: str) -> str:
+    """A content id from the path, or raise `InvalidInput`."""
+    if not valid_content_id(content_id):
+        raise InvalidInput(
+            f"content id must be 1 to {CONTENT_ID_MAX} printable characters",
+            [{"pointer": "/path/content_id", "detail": "invalid content id"}],
+        )
+    return content_id
+
+
+@router.get("/{content_id:path}", response_model=LedgerStatus, response_model_exclude_none=True)
+def ledger_status(content_id: str, session: SessionDep, _: AdminKey) -> LedgerStatus:
+    """Whether the ledger holds a content id, since when, and how many hashes of each
+    type; never the hashes themselves."""
+    recorded = store.describe(session, checked(content_id))
+    if recorded is None:
+        return LedgerStatus(content_id=content_id, recorded=False)
+    return LedgerStatus(
+        content_id=content_id,
+        recorded=True,
+        first_recorded_at=recorded.first_recorded_at,
+        last_recorded_at=recorded.last_recorded_at,
+        hashes=recorded.hashes,
+    )
+
+
+@router.delete("/{content_id:path}", response_model=LedgerForgotten)
+def forget_content(
+    content_id: str, state: StateDep, session: SessionDep, principal: BanksWriteKey
+) -> LedgerForgotten:
+    """Forget a content id at once: every recorded hash of it is deleted, so no sweep
+    finds it again. Idempotent."""
+    checked(content_id)
+    # What this process has queued for the ledger is written first, so none of the
+    # content's rows lands after the delete.
+    state.recorder.flush()
+    with session.begin():
+        forgotten = store.forget(session, content_id)
+        audit.append(
+            session,
+            audit.key_actor(principal.name),
+            "ledger.forget",
+            f"content:{content_id}",
+            {"hashes": forgotten},
+        )
+    return LedgerForgotten(content_id=content_id, forgotten=forgotten)
