@@ -10,10 +10,15 @@ from matcher.signals import Signal
 
 
 def ledger_rows(
-    content_id: str, signals: Sequence[Signal], seen_seq: int, at: datetime
+    content_id: str,
+    signals: Sequence[Signal],
+    seen_seq: int,
+    matched: Sequence[int],
+    at: datetime,
 ) -> list[dict[str, Any]]:
     """Ledger rows for one upload's hashes: its own and the candidates computed for it
-    (each once), given at change-log sequence `seen_seq`."""
+    (each once), whose verdict was given at change-log sequence `seen_seq` and matched
+    the hashes `matched`."""
     seen: set[tuple[str, str, str | None]] = set()
     rows = []
     for signal in signals:
@@ -31,6 +36,7 @@ def ledger_rows(
                 "candidate": signal.variant,
                 "detailed": signal.detailed,
                 "seen_seq": seen_seq,
+                "matched": list(matched) or None,
             }
         )
     return rows

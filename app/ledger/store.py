@@ -41,6 +41,7 @@ class Entry:
     candidate: str | None
     detailed: bool | None
     seen_seq: int
+    matched: tuple[int, ...] = ()
 
 
 COLUMNS = (
@@ -53,7 +54,13 @@ COLUMNS = (
     LedgerEntry.candidate,
     LedgerEntry.detailed,
     LedgerEntry.seen_seq,
+    LedgerEntry.matched,
 )
+
+
+def entry(row: Any) -> Entry:
+    """An `Entry` from a row of COLUMNS."""
+    return Entry(*row[:-1], tuple(row[-1] or ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +87,7 @@ def after(session: Session, last_id: int, limit: int) -> list[Entry]:
     rows = session.execute(
         select(*COLUMNS).where(LedgerEntry.id > last_id).order_by(LedgerEntry.id).limit(limit)
     )
-    return [Entry(*row) for row in rows]
+    return [entry(row) for row in rows]
 
 
 def head(session: Session) -> int:
@@ -94,11 +101,10 @@ def contents_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        found.update(
-            session.execute(
-                select(LedgerEntry.id, LedgerEntry.content_id).where(LedgerEntry.id.in_(chunk))
-            ).tuples()
+        rows = session.execute(
+            select(LedgerEntry.id, LedgerEntry.content_id).where(LedgerEntry.id.in_(chunk))
         )
+        found.update((row_id, content_id) for row_id, content_id in rows)
     return found
 
 
@@ -113,7 +119,7 @@ def entries_of(session: Session, content_ids: Iterable[str]) -> dict[str, list[E
             .order_by(LedgerEntry.id)
         )
         for row in rows:
-            by_content[row.content_id].append(Entry(*row))
+            by_content[row.content_id].append(entry(row))
     return dict(by_content)
 
 

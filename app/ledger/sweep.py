@@ -82,6 +82,10 @@ class Recording:
     seen_seq: int
     entries: tuple[Entry, ...]
 
+    def saw(self, hash_id: int, seq: int) -> bool:
+        """Whether this upload's verdict was given with the hash already in its index."""
+        return seq <= self.seen_seq or any(hash_id in e.matched for e in self.entries)
+
 
 def recordings(entries: Iterable[Entry]) -> list[Recording]:
     """Rows grouped into the uploads they were recorded with."""
@@ -355,7 +359,7 @@ class Sweeper:
             )
             for match in verdict.matches:
                 seq = targets.get(match.hash_id)
-                if seq is None or seq <= upload.seen_seq or match.action is Action.ALLOW:
+                if seq is None or upload.saw(match.hash_id, seq) or match.action is Action.ALLOW:
                     continue
                 found.append(
                     hit_store.Found(

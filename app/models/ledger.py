@@ -38,6 +38,9 @@ class LedgerEntry(Base):
     #: The change-log sequence number the verdict was given at: changes after it were
     #: not seen by that verdict, and are the sweep's to find.
     seen_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The hashes that verdict matched: a server applies its own writes before its
+    #: cursor reaches them, so its verdicts may have seen changes after `seen_seq`.
+    matched: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
 
 
 class SweepHit(Base):

@@ -89,7 +89,11 @@ def results_for(
     for verdict, content_id, types, own, signals in zip(
         verdicts, content_ids, signal_types, own_hashes, hashes, strict=True
     ):
-        rows = ledger_rows(content_id, signals, seen_seq, now) if keep and content_id else ()
+        rows = (
+            ledger_rows(content_id, signals, seen_seq, [m.hash_id for m in verdict.matches], now)
+            if keep and content_id
+            else ()
+        )
         state.recorder.record(principal.name, content_id, types, verdict, own, queue_blocks, rows)
         result: dict[str, Any] = {"verdict": verdict.action.value, "reason": verdict.reason.value}
         if content_id is not None:

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("candidate", sa.String(length=64), nullable=True),
         sa.Column("detailed", sa.Boolean(), nullable=True),
         sa.Column("seen_seq", sa.BigInteger(), nullable=False),
+        sa.Column("matched", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sqlite_autoincrement=True,
     )
