@@ -53,6 +53,7 @@ bench: bench-setup
 	$(BIN)/python benchmarks/moderation_bench.py
 	for n in 1000000 10000000; do $(BIN)/python benchmarks/ingest_bench.py --n $$n; done
 	$(BIN)/python benchmarks/video_bench.py
+	$(BIN)/python benchmarks/sweep_bench.py
 
 # Every benchmark at a tiny size, so none can rot; figures go to a scratch file.
 bench-smoke: bench-setup
@@ -65,6 +66,7 @@ bench-smoke: bench-setup
 	$(BIN)/python benchmarks/api_bench.py --bank-size 5000 --duration 1 --images 3 --moderation-rounds 1 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/moderation_bench.py --bank-size 5000 --duration 1 --rounds 1 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/ingest_bench.py --n 5000 --samples 3 --results $(SMOKE_RESULTS)
+	$(BIN)/python benchmarks/sweep_bench.py --ledger 20000 --page 1000 --copies 100 --results $(SMOKE_RESULTS)
 	$(BIN)/python benchmarks/video_bench.py --seconds 5 --videos 1 --composite 12 --slideshows 2 --results $(SMOKE_RESULTS)
 
 clean:

@@ -60,7 +60,30 @@ COLUMNS = (
 
 def entry(row: Any) -> Entry:
     """An `Entry` from a row of COLUMNS."""
-    return Entry(*row[:-1], tuple(row[-1] or ()))
+    (
+        row_id,
+        content_id,
+        recorded_at,
+        signal_type,
+        value,
+        quality,
+        candidate,
+        detailed,
+        seen,
+        matched,
+    ) = row
+    return Entry(
+        row_id,
+        content_id,
+        recorded_at,
+        signal_type,
+        value,
+        quality,
+        candidate,
+        detailed,
+        seen,
+        tuple(matched or ()),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,3 +192,24 @@ def test_every_page_fits_a_phone(page: Page, live_server: str, keys: dict[str, s
     # The first Tab reaches the skip link, which leads to the content.
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+
+
+def test_the_overview_shows_the_sweep(
+    page: Page, live_server: str, keys: dict[str, str], engine: Engine
+) -> None:
+    from app.ledger import hits as sweep_hits
+
+    log_in(page, live_server, keys["admin"])
+    page.goto(f"{live_server}/ui/")
+    expect(page.locator("#sweep")).to_contain_text("HASHWALL_LEDGER_DAYS")
+    with make_session_factory(engine)() as session, session.begin():
+        state = sweep_hits.state(session)
+        state.hashes_swept, state.contents_found, state.last_sweep_seconds = 10_000, 1_000, 2.5
+        from app.models import utcnow
+
+        state.last_sweep_at = utcnow()
+    page.reload()
+    card = page.locator("#sweep")
+    expect(card).to_contain_text("1,000")
+    expect(card).to_contain_text("10,000 hashes swept")
+    expect(card).to_contain_text("2.50 s")

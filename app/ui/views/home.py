@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import HashwallError
-from app.models import utcnow
+from app.ledger import hits
+from app.models import SweepState, utcnow
 from app.review import flood
 from app.review import store as review_store
 from app.store import banks as bank_store
@@ -58,7 +59,8 @@ async def log_out(request: Request, session: UiSession) -> Response:
 
 @page()
 async def overview(request: Request, session: UiSession) -> Response:
-    """Index size per bank and signal type, verdicts per hour, feeds, backlog, quarantine."""
+    """Index size per bank and signal type, verdicts per hour, feeds, backlog, quarantine,
+    and the takedown sweep."""
     state = state_of(request)
     now = utcnow()
 
@@ -81,6 +83,8 @@ async def overview(request: Request, session: UiSession) -> Response:
                 "oldest": oldest,
                 "quarantined": flood.listed(db),
                 "lag": state.follower.lag(),
+                "sweep": db.get(SweepState, hits.STATE_ID),
+                "ledger_days": state.settings.ledger_days,
             }
 
     return render(request, "overview.html", session, **await run_in_threadpool(gather))
