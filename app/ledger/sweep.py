@@ -163,8 +163,10 @@ class Sweeper:
         while self._sweep_changes(done, MATCH):
             if not renew():
                 return done
-        # The review band once every change is swept for blocks, a page a round.
-        self._sweep_changes(done, REVIEW)
+        # The review band once every change is swept for blocks, a page a round, and not
+        # in a round that found blocks: the worker sends their events first.
+        if not done.changes:
+            self._sweep_changes(done, REVIEW)
         self.snapshot()
         return done
 
