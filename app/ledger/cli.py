@@ -10,6 +10,7 @@ from app.audit import store as audit
 from app.config import Settings
 from app.console import cli_actor, database, fail
 from app.ledger import store
+from app.models import utcnow
 from app.routes.matching import CONTENT_ID_MAX, valid_content_id
 
 
@@ -56,7 +57,7 @@ def ledger_show(content_id: str, as_json: bool) -> None:
 def ledger_forget(content_id: str) -> None:
     """Forget CONTENT_ID at once (the platform deleted it), as DELETE /v1/ledger/ID."""
     with database(Settings()) as session:
-        forgotten = store.forget(session, _checked(content_id))
+        forgotten = store.forget(session, _checked(content_id), utcnow())
         audit.append(
             session, cli_actor(), "ledger.forget", f"content:{content_id}", {"hashes": forgotten}
         )

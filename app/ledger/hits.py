@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import HashRecord, SweepHit, SweepState
+from app.models import Bank, HashRecord, SweepHit, SweepState
 from app.review.store import Sighting, merge_sightings
 from app.store import changes, insert_ignoring, on_postgresql
 from app.webhooks import store as webhooks
@@ -69,11 +69,23 @@ def state(session: Session) -> SweepState:
             ledger_seq=0,
             hashes_swept=0,
             contents_found=0,
+            banks=sweepable_banks(session),
             lag={},
         )
         session.add(row)
         session.flush()
     return row
+
+
+def sweepable_banks(session: Session) -> list[int]:
+    """Ids of the enabled block and review banks: those whose hashes are swept."""
+    return list(
+        session.scalars(
+            select(Bank.id)
+            .where(Bank.enabled.is_(True), Bank.action.in_(("block", "review")))
+            .order_by(Bank.id)
+        )
+    )
 
 
 def still_active(session: Session, hash_ids: Sequence[int]) -> set[int]:

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from app.models import LedgerEntry
-from app.store import on_postgresql, table_of
+from app.models import LedgerEntry, LedgerForget
+from app.store import insert_for, on_postgresql, table_of
 
 #: Advisory lock key of ledger writers ("ledger" in ASCII, as a bigint).
 LOCK_KEY = 0x6C6564676572
@@ -96,13 +96,36 @@ class Recorded:
     hashes: dict[str, int]
 
 
-def append(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Record rows (`LedgerEntry` columns but the id)."""
+def append(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Record rows (`LedgerEntry` columns but the id), but those of a content id
+    forgotten after they were recorded; return how many were recorded."""
     if not rows:
-        return
+        return 0
     if on_postgresql(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-    session.execute(insert(table_of(LedgerEntry)), list(rows))
+    forgotten = _forgotten(session, {row["content_id"] for row in rows})
+    kept = [
+        row
+        for row in rows
+        if row["content_id"] not in forgotten or row["recorded_at"] > forgotten[row["content_id"]]
+    ]
+    if kept:
+        session.execute(insert(table_of(LedgerEntry)), kept)
+    return len(kept)
+
+
+def _forgotten(session: Session, content_ids: set[str]) -> dict[str, datetime]:
+    """When each of these content ids was last forgotten, for those that were."""
+    wanted = sorted(content_ids)
+    found: dict[str, datetime] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = session.execute(
+            select(LedgerForget.content_id, LedgerForget.forgotten_at).where(
+                LedgerForget.content_id.in_(wanted[start : start + CHUNK])
+            )
+        )
+        found.update((content_id, at) for content_id, at in rows)
+    return found
 
 
 def after(session: Session, last_id: int, limit: int) -> list[Entry]:
@@ -168,9 +191,14 @@ def describe(session: Session, content_id: str) -> Recorded | None:
     )
 
 
-def forget(session: Session, content_id: str) -> int:
-    """Delete every row of a content id; return how many there were."""
+def forget(session: Session, content_id: str, now: datetime) -> int:
+    """Delete every row of a content id, and keep its rows still on their way out (see
+    `LedgerForget`); return how many rows there were."""
     result = session.execute(delete(LedgerEntry).where(LedgerEntry.content_id == content_id))
+    tombstone = insert_for(session, LedgerForget).values(content_id=content_id, forgotten_at=now)
+    session.execute(
+        tombstone.on_conflict_do_update(index_elements=["content_id"], set_={"forgotten_at": now})
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -184,3 +212,9 @@ def purge(session: Session, before: datetime | None, limit: int = PURGE_PAGE) ->
     for start in range(0, len(ids), CHUNK):
         session.execute(delete(LedgerEntry).where(LedgerEntry.id.in_(ids[start : start + CHUNK])))
     return ids
+
+
+def purge_forgets(session: Session, before: datetime) -> int:
+    """Delete tombstones older than `before` (no row recorded before them is in flight)."""
+    result = session.execute(delete(LedgerForget).where(LedgerForget.forgotten_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -52,8 +52,11 @@ log = logging.getLogger(__name__)
 
 #: Ledger rows read per query while following the ledger.
 LEDGER_PAGE = 50_000
-#: Changes swept per round of each pass (each is committed on its own).
+#: Changes read at a time by the match pass (each is committed on its own).
 CHANGE_PAGE = 20
+#: Seconds a round goes on sweeping a backlog for blocks before it lets the worker's
+#: other duties run.
+ROUND_BUDGET = 5.0
 #: Hash ids per `IN (...)` list.
 CHUNK = 1000
 #: The ledger's index is snapshotted this often (seconds) when it changed.
@@ -160,13 +163,17 @@ class Sweeper:
         self._follow_ledger(done)
         if not renew():
             return done
-        while self._sweep_changes(done, MATCH):
-            if not renew():
+        # A backlog (a bulk import) is swept for blocks ROUND_BUDGET at a time, so the
+        # worker sends their events, and syncs its feeds, between rounds.
+        started = time.monotonic()
+        while self._sweep_changes(done, MATCH, CHANGE_PAGE):
+            if not renew() or time.monotonic() - started > ROUND_BUDGET:
                 return done
-        # The review band once every change is swept for blocks, a page a round, and not
-        # in a round that found blocks: the worker sends their events first.
+        # The review band once every change is swept for blocks, one change a round (out
+        # to 47 bits a search costs several times more), and not in a round that found
+        # blocks: the worker sends their events first.
         if not done.changes:
-            self._sweep_changes(done, REVIEW)
+            self._sweep_changes(done, REVIEW, 1)
         self.snapshot()
         return done
 
@@ -232,27 +239,35 @@ class Sweeper:
 
     # Sweeping changes ------------------------------------------------------------------
 
-    def _sweep_changes(self, done: SweepRound, sweep_pass: str) -> bool:
-        """Sweep one page of changes in one pass; False when there were none."""
+    def _sweep_changes(self, done: SweepRound, sweep_pass: str, limit: int) -> bool:
+        """Sweep up to `limit` changes in one pass; False when there were none."""
         with self.sessions() as session:
             state = hit_store.state(session)
             cursor = state.review_seq if sweep_pass == REVIEW else state.change_seq
             # The match pass goes as far as the banks' index has applied; the review pass
             # as far as the match pass has.
             upto = state.change_seq if sweep_pass == REVIEW else self.follower.cursor
-            page = [c for c in changes.after(session, cursor, CHANGE_PAGE) if c.seq <= upto]
+            page = [c for c in changes.after(session, cursor, limit) if c.seq <= upto]
         for change in page:
             started = time.perf_counter()
             found: list[hit_store.Found] = []
             swept = 0
             with self.sessions() as session, session.begin():
+                targets: list[StoredHash] = []
+                rows: set[int] = set()
                 if change.kind == changes.HASHES:
                     targets = self._targets(session, change.hash_ids)
-                    swept = len(targets)
                     rows = self._candidates(targets, wide=sweep_pass == REVIEW)
-                    found = self._rows(
-                        session, rows, dict.fromkeys((t.id for t in targets), change.seq)
-                    )
+                elif change.kind == changes.BANKS and sweep_pass == MATCH:
+                    # A bank enabled again, or made a block or review bank: its hashes
+                    # are new to the sweep, and swept out to the review distance at once.
+                    targets = self._targets(session, self._newly_sweepable(session))
+                    rows = self._candidates(targets, wide=False)
+                    rows |= self._candidates(targets, wide=True)
+                swept = len(targets)
+                found = self._rows(
+                    session, rows, dict.fromkeys((t.id for t in targets), change.seq)
+                )
                 committed = hit_store.commit(session, found, self.now())
                 state = hit_store.state(session)
                 if sweep_pass == REVIEW:
@@ -283,6 +298,23 @@ class Sweeper:
         done.hits += committed.hits
         done.contents += committed.contents
         done.events += committed.events
+
+    def _newly_sweepable(self, session: Session) -> list[int]:
+        """Active hashes of the banks that became enabled block or review banks since the
+        sweep last looked; the state remembers the banks as they are now."""
+        state = hit_store.state(session)
+        now = hit_store.sweepable_banks(session)
+        new = set(now) - set(state.banks or [])
+        state.banks = now
+        if not new:
+            return []
+        return list(
+            session.scalars(
+                select(HashRecord.id)
+                .where(HashRecord.bank_id.in_(sorted(new)), HashRecord.status == "active")
+                .order_by(HashRecord.id)
+            )
+        )
 
     def _targets(self, session: Session, hash_ids: Sequence[int]) -> list[StoredHash]:
         """Which of a change's hashes are active in an enabled block or review bank."""

@@ -5,7 +5,7 @@ people decided about them. One module per part of the schema; import tables from
 """
 
 from app.models.base import Base, BigId, UTCDateTime, utcnow
-from app.models.ledger import LedgerEntry, SweepHit, SweepState
+from app.models.ledger import LedgerEntry, LedgerForget, SweepHit, SweepState
 from app.models.matching import (
     ApiKey,
     Bank,
@@ -42,6 +42,7 @@ __all__ = [
     "HashPartRecord",
     "HashRecord",
     "LedgerEntry",
+    "LedgerForget",
     "PeerFeedback",
     "Quarantine",
     "ReviewDecision",

@@ -43,6 +43,16 @@ class LedgerEntry(Base):
     matched: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
 
 
+class LedgerForget(Base):
+    """A content id forgotten: rows of it recorded before then, still queued in some
+    server's recorder, are dropped when they arrive. Kept a day."""
+
+    __tablename__ = "ledger_forgets"
+
+    content_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class SweepHit(Base):
     """One banked hash the sweep found in one recorded upload."""
 
@@ -91,5 +101,8 @@ class SweepState(Base):
     contents_found: Mapped[int] = mapped_column(BigInteger, default=0)
     last_sweep_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_sweep_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Ids of the banks that were enabled block or review banks when last looked at:
+    #: one that becomes so (enabled again, or made a block bank) has its hashes swept.
+    banks: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     #: The sweep-lag histogram: cumulative counts per bucket bound, their sum and count.
     lag: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.audit import store as audit
-from app.deps import AdminKey, BanksWriteKey, SessionDep, StateDep
+from app.deps import AdminKey, BanksWriteKey, SessionDep
 from app.errors import InvalidInput
 from app.ledger import store
 from app.ledger.schemas import LedgerForgotten, LedgerStatus
+from app.models import utcnow
 from app.routes.matching import CONTENT_ID_MAX, valid_content_id
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
@@ -43,16 +44,14 @@ def ledger_status(content_id: str, session: SessionDep, _: AdminKey) -> LedgerSt
 
 @router.delete("/{content_id:path}", response_model=LedgerForgotten)
 def forget_content(
-    content_id: str, state: StateDep, session: SessionDep, principal: BanksWriteKey
+    content_id: str, session: SessionDep, principal: BanksWriteKey
 ) -> LedgerForgotten:
     """Forget a content id at once: every recorded hash of it is deleted, so no sweep
     finds it again. Idempotent."""
     checked(content_id)
-    # What this process has queued for the ledger is written first, so none of the
-    # content's rows lands after the delete.
-    state.recorder.flush()
     with session.begin():
-        forgotten = store.forget(session, content_id)
+        # Rows of it still queued in some server's recorder are dropped when they arrive.
+        forgotten = store.forget(session, content_id, utcnow())
         audit.append(
             session,
             audit.key_actor(principal.name),

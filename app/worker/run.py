@@ -41,6 +41,8 @@ RETENTION_EVERY = timedelta(hours=1)
 #: The sweep's lease: renewed after every commit, so it runs out this long after a
 #: worker holding it died, and another takes the sweep over.
 SWEEP_HOLD = timedelta(seconds=15)
+#: Forgotten content ids are remembered this long, for rows queued before the forget.
+FORGETS_KEPT = timedelta(days=1)
 
 
 def default_owner() -> str:
@@ -141,6 +143,8 @@ class Worker:
                 self.settings.review_retention_days,
             )
         ledger_rows = 0
+        with self.sessions() as session, session.begin():
+            ledger_store.purge_forgets(session, self.now() - FORGETS_KEPT)
         days = self.settings.ledger_days
         # With the ledger off, what it still holds goes too.
         before = self.now() - timedelta(days=days) if days else None

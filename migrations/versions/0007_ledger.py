@@ -36,6 +36,17 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ledger_recorded_at"), ["recorded_at"], unique=False)
 
     op.create_table(
+        "ledger_forgets",
+        sa.Column("content_id", sa.String(length=200), nullable=False),
+        sa.Column("forgotten_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("content_id"),
+    )
+    with op.batch_alter_table("ledger_forgets", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_ledger_forgets_forgotten_at"), ["forgotten_at"], unique=False
+        )
+
+    op.create_table(
         "sweep_hits",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("content_id", sa.String(length=200), nullable=False),
@@ -67,6 +78,7 @@ def upgrade() -> None:
         sa.Column("contents_found", sa.BigInteger(), nullable=False),
         sa.Column("last_sweep_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_sweep_seconds", sa.Float(), nullable=True),
+        sa.Column("banks", sa.JSON(), nullable=True),
         sa.Column("lag", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -79,6 +91,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sweep_hits_found_at"))
 
     op.drop_table("sweep_hits")
+    with op.batch_alter_table("ledger_forgets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledger_forgets_forgotten_at"))
+
+    op.drop_table("ledger_forgets")
     with op.batch_alter_table("ledger", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ledger_recorded_at"))
         batch_op.drop_index("ix_ledger_content_id")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from app.db import make_session_factory
 from app.feeds.runner import FeedRunner
 from app.ledger.sweep import Sweeper
 from app.main import create_app
+from app.models import utcnow
 from app.worker.run import Worker
 from matcher.signals import default_registry
 from tests.app.conftest import Moderation
@@ -54,3 +57,19 @@ def worker(ledger_settings: Settings, engine: Engine) -> Iterator[Worker]:
         )
         yield runner
         runner.close()
+
+
+def ledger_row(
+    content_id: str, value: str, seen_seq: int = 0, at: datetime | None = None
+) -> dict[str, Any]:
+    """A ledger row of an upload's own pdq, as the recorder writes it."""
+    return {
+        "content_id": content_id,
+        "recorded_at": at or utcnow(),
+        "signal_type": "pdq",
+        "value": value,
+        "quality": 100,
+        "candidate": None,
+        "detailed": None,
+        "seen_seq": seen_seq,
+    }

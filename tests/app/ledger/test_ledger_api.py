@@ -14,6 +14,7 @@ from app.cli import main
 from app.db import make_session_factory
 from app.models import AuditRow, LedgerEntry
 from tests.app.conftest import Moderation
+from tests.app.ledger.conftest import ledger_row
 from tests.conftest import bearer
 from tests.factories import photo, random_pdq
 
@@ -102,6 +103,28 @@ def test_forgetting_deletes_at_once_and_is_audited(
     with make_session_factory(engine)() as session:
         actions = session.scalars(select(AuditRow.action)).all()
     assert actions.count("ledger.forget") == 2
+
+
+def test_rows_still_queued_when_forgotten_are_dropped(hub: Moderation, engine: Engine) -> None:
+    """Rows recorded before a forget but written after it (another server's queue)."""
+    from datetime import timedelta
+
+    from app.ledger import store
+    from app.models import utcnow
+
+    response = hub.client.delete("/v1/ledger/late-1", headers=hub.admin)
+    assert response.status_code == 200
+    now = utcnow()
+    with make_session_factory(engine)() as session, session.begin():
+        written = store.append(
+            session,
+            [
+                ledger_row("late-1", random_pdq(7), at=now - timedelta(seconds=1)),
+                ledger_row("late-1", random_pdq(8), at=now + timedelta(seconds=5)),
+            ],
+        )
+    assert written == 1  # the older is dropped; an upload after the forget is recorded
+    assert count_rows(engine, "late-1") == 1
 
 
 def test_a_bad_content_id_is_a_problem(hub: Moderation, keys: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ from app.models import ReviewItem, SweepHit, SweepState, WebhookDelivery, utcnow
 from app.webhooks import store as webhooks
 from app.worker.run import Worker
 from tests.app.conftest import Moderation
+from tests.app.ledger.conftest import ledger_row
 from tests.conftest import bearer
 from tests.factories import flip_bits, random_pdq
 
@@ -139,21 +140,8 @@ def test_an_upload_recorded_after_the_sweep_is_checked_when_indexed(
     sweep_all(worker)
     sessions = make_session_factory(engine)
     with sessions() as session, session.begin():
-        ledger_store.append(
-            session,
-            [
-                {
-                    "content_id": "in-between",
-                    "recorded_at": utcnow(),
-                    "signal_type": "pdq",
-                    "value": flip_bits(stored, 12),
-                    "quality": 100,
-                    "candidate": None,
-                    "detailed": None,
-                    "seen_seq": 0,  # its server had not applied the hash's change yet
-                }
-            ],
-        )
+        # Its server had not applied the hash's change yet (seen_seq 0).
+        ledger_store.append(session, [ledger_row("in-between", flip_bits(stored, 12))])
     sweep_all(worker)
     assert hits(engine) == [("in-between", 12, "block")]
 
@@ -204,22 +192,7 @@ def test_hits_equal_brute_force_over_a_random_ledger(
         target = rng.choice(banked)
         uploads[f"u{n}"] = flip_bits(target, rng.randrange(0, 70), seed=n)
     with make_session_factory(engine)() as session, session.begin():
-        ledger_store.append(
-            session,
-            [
-                {
-                    "content_id": c,
-                    "recorded_at": utcnow(),
-                    "signal_type": "pdq",
-                    "value": v,
-                    "quality": 100,
-                    "candidate": None,
-                    "detailed": None,
-                    "seen_seq": 1,
-                }
-                for c, v in uploads.items()
-            ],
-        )
+        ledger_store.append(session, [ledger_row(c, v, seen_seq=1) for c, v in uploads.items()])
     sweep_all(worker)
     hub.add("ncii", banked)
     sweep_all(worker)
@@ -235,3 +208,55 @@ def test_hits_equal_brute_force_over_a_random_ledger(
     )
     assert hits(engine) == expected
     assert len(expected) > 50
+
+
+def test_a_bank_enabled_again_has_its_hashes_swept(
+    hub: Moderation, worker: Worker, engine: Engine
+) -> None:
+    hub.bank("ncii")
+    stored = random_pdq(60)
+    hub.add("ncii", [stored])
+    sweep_all(worker)
+    response = hub.client.patch("/v1/banks/ncii", json={"enabled": False}, headers=hub.admin)
+    assert response.status_code == 200, response.text
+    hub.match(flip_bits(stored, 9), "while-off")  # allowed: the bank was off
+    hub.flush()
+    sweep_all(worker)
+    assert hits(engine) == []
+    response = hub.client.patch("/v1/banks/ncii", json={"enabled": True}, headers=hub.admin)
+    assert response.status_code == 200, response.text
+    sweep_all(worker)
+    assert hits(engine) == [("while-off", 9, "block")]
+
+
+def test_a_hit_on_a_hash_withdrawn_before_the_commit_is_dropped(
+    hub: Moderation, engine: Engine
+) -> None:
+    """The last check before hits commit: a withdrawal that landed mid-sweep wins."""
+    from app.ledger import hits as hit_store
+    from app.models import HashRecord
+
+    hub.bank("ncii")
+    kept, withdrawn = random_pdq(70), random_pdq(71)
+    hub.add("ncii", [kept, withdrawn])
+    hub.client.delete(f"/v1/banks/ncii/hashes/pdq/{withdrawn}", headers=hub.admin)
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        ids = {r.value: r.id for r in session.scalars(select(HashRecord))}
+        found = [
+            hit_store.Found(
+                f"c-{value[:6]}",
+                ids[value],
+                "ncii",
+                "pdq",
+                3,
+                "original",
+                "block",
+                "matched",
+                utcnow(),
+                1,
+            )
+            for value in (kept, withdrawn)
+        ]
+        done = hit_store.commit(session, found, utcnow())
+    assert done.hits == 1 and hits(engine) == [(f"c-{kept[:6]}", 3, "block")]

@@ -14,13 +14,14 @@ from sqlalchemy import Engine, func, select
 
 from app.db import make_session_factory
 from app.ledger import store as ledger_store
-from app.models import SweepHit, WebhookDelivery, utcnow
+from app.models import SweepHit, WebhookDelivery
 from app.policy import Action
 from app.store import banks as bank_store
 from app.store import hashes as hash_store
 from app.store.hashes import NewHash
 from app.webhooks import store as webhooks
 from matcher.signals import default_registry
+from tests.app.ledger.conftest import ledger_row
 from tests.app.worker.test_worker_kill import wait_for
 from tests.factories import flip_bits, random_pdq
 
@@ -53,19 +54,7 @@ def test_a_killed_sweep_resumes_with_nothing_lost_or_doubled(
         webhooks.create(session, "http://127.0.0.1:9/hook", ["sweep.matched"], "")
         ledger_store.append(
             session,
-            [
-                {
-                    "content_id": f"copy-{n}",
-                    "recorded_at": utcnow(),
-                    "signal_type": "pdq",
-                    "value": flip_bits(value, 8, seed=n),
-                    "quality": 100,
-                    "candidate": None,
-                    "detailed": None,
-                    "seen_seq": 0,
-                }
-                for n, value in enumerate(banked)
-            ],
+            [ledger_row(f"copy-{n}", flip_bits(v, 8, seed=n)) for n, v in enumerate(banked)],
         )
 
     def arrive(values: list[str]) -> None:
