@@ -17,6 +17,8 @@ class Received:
 
     headers: dict[str, str]
     body: bytes
+    #: When it arrived (`time.monotonic`).
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -83,6 +83,12 @@ class LedgerIndex:
             c.hash_id for c in self.live.search_video(stored.signal_type, stored.frames, radius)
         }
 
+    def flush(self) -> None:
+        """Merge freshly added codes into the indexes' built parts now: after a bulk load
+        they sit in a tail every search scans, and background merges would rebuild the
+        whole index again and again meanwhile."""
+        flush_indexes(self.live)
+
     def __len__(self) -> int:
         return sum(self.live.sizes().values())
 
@@ -97,3 +103,11 @@ class LedgerIndex:
             return False
         self.cursor = seq
         return True
+
+
+def flush_indexes(live: LiveIndex) -> None:
+    """Merge what every index of `live` holds in its tail (backends that have one)."""
+    for index in [*live.indexes.values(), live.image_parts.index]:
+        flush = getattr(index, "flush", None)
+        if callable(flush):
+            flush()

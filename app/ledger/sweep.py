@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.ledger import hits as hit_store
 from app.ledger import store as ledger_store
-from app.ledger.index import LedgerIndex
+from app.ledger.index import LedgerIndex, flush_indexes
 from app.ledger.store import Entry
 from app.live_index import PERCEPTUAL_INDEXES, STORED_COLUMNS, LiveIndex, StoredHash
 from app.matching import Query, match_subjects, parse_signal
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 #: Ledger rows read per query while following the ledger.
 LEDGER_PAGE = 50_000
+#: A round that took in this many rows (a start from the database) merges the ledger's
+#: index at once.
+BULK_ROWS = 100_000
 #: Changes read at a time by the match pass (each is committed on its own).
 CHANGE_PAGE = 20
 #: Seconds a round goes on sweeping a backlog for blocks before it lets the worker's
@@ -133,6 +136,7 @@ class Sweeper:
         self.banks.reset()
         self.ledger = LedgerIndex(self.registry, self.banks.perceptual)
         restore_index(self.settings, self.sessions, self.banks, self.follower)
+        flush_indexes(self.banks)
         directory = self.snapshot_dir
         if directory is not None and self.ledger.load(directory, self.settings.index_backend):
             self._snapshot_cursor = self.ledger.cursor
@@ -197,6 +201,13 @@ class Sweeper:
     def _follow_ledger(self, done: SweepRound) -> None:
         """Index the rows recorded since the last round. Those whose verdict came before
         a change already swept are checked against it now."""
+        try:
+            self._take_in_ledger(done)
+        finally:
+            if done.rows_indexed >= BULK_ROWS:
+                self.ledger.flush()
+
+    def _take_in_ledger(self, done: SweepRound) -> None:
         while True:
             with self.sessions() as session, session.begin():
                 state = hit_store.state(session)

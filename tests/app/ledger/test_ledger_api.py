@@ -90,10 +90,12 @@ def test_media_records_its_hashes_and_candidates(
 def test_forgetting_deletes_at_once_and_is_audited(
     hub: Moderation, engine: Engine, keys: dict[str, str]
 ) -> None:
-    hub.match(random_pdq(5), "gone-1")  # queued, not yet written: forgetting writes it first
+    hub.match(random_pdq(5), "gone-1")
+    hub.flush()
+    hub.match(random_pdq(6), "gone-1")  # queued, perhaps not yet written: dropped when it is
     response = hub.client.delete("/v1/ledger/gone-1", headers=bearer(keys["banks:write"]))
     assert response.status_code == 200, response.text
-    assert response.json() == {"content_id": "gone-1", "forgotten": 1}
+    assert response.json()["forgotten"] in (1, 2)
     hub.flush()
     assert count_rows(engine, "gone-1") == 0
     again = hub.client.delete("/v1/ledger/gone-1", headers=bearer(keys["banks:write"]))
