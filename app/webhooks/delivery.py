@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import floor
@@ -28,8 +27,6 @@ log = logging.getLogger(__name__)
 
 #: Deliveries taken per round.
 BATCH = 50
-#: Deliveries of a batch in flight at once.
-SENDERS = 8
 
 
 def headers_for(due: Due, at: datetime) -> dict[str, str]:
@@ -72,27 +69,26 @@ def send_due(
     """Send every delivery due now, a batch at a time, until none is due. Each is held
     for `lease` while it is sent (longer than `client` may take over one attempt).
 
-    A batch's deliveries are sent SENDERS at a time, so that a burst of events (a sweep
-    finding a thousand uploads) goes out at the speed of the endpoints, not one round
-    trip after another, and one slow endpoint does not hold up the others; their
-    outcomes are written in one transaction."""
+    A batch's outcomes are written in one transaction: a burst of events (a sweep finding
+    a thousand uploads) is then bound by the endpoint, not by a commit per delivery.
+    (Sending a batch from 8 threads through one client measured 8 times slower than
+    one after another, 22 against 2.6 ms a delivery to a local endpoint.)"""
     sent = Sent()
-    with ThreadPoolExecutor(SENDERS, thread_name_prefix="webhook") as pool:
-        while True:
-            with sessions() as session, session.begin():
-                batch = store.claim_due(session, now(), BATCH, lease)
-            if not batch:
-                return sent
-            outcomes = list(pool.map(lambda due: attempt(client, due, now()), batch))
-            with sessions() as session, session.begin():
-                for due, error in zip(batch, outcomes, strict=True):
-                    if error is None:
-                        store.delivered(session, due, now())
-                        sent.delivered += 1
-                        continue
-                    state = store.failed_attempt(session, due, now(), error)
-                    if state == store.FAILED:
-                        sent.failed += 1
-                        log.warning("webhook delivery given up", extra={"webhook": due.webhook_id})
-                    else:
-                        sent.retrying += 1
+    while True:
+        with sessions() as session, session.begin():
+            batch = store.claim_due(session, now(), BATCH, lease)
+        if not batch:
+            return sent
+        outcomes = [attempt(client, due, now()) for due in batch]
+        with sessions() as session, session.begin():
+            for due, error in zip(batch, outcomes, strict=True):
+                if error is None:
+                    store.delivered(session, due, now())
+                    sent.delivered += 1
+                    continue
+                state = store.failed_attempt(session, due, now(), error)
+                if state == store.FAILED:
+                    sent.failed += 1
+                    log.warning("webhook delivery given up", extra={"webhook": due.webhook_id})
+                else:
+                    sent.retrying += 1
