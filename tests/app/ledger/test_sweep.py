@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from app.config import Settings
 from app.db import make_session_factory
 from app.ledger import store as ledger_store
-from app.models import ReviewItem, SweepHit, SweepState, WebhookDelivery, utcnow
+from app.models import ReviewItem, SweepHit, SweepState, WebhookDelivery, WorkerLease, utcnow
 from app.webhooks import store as webhooks
 from app.worker.run import Worker
 from tests.app.conftest import Moderation
@@ -260,3 +262,55 @@ def test_a_hit_on_a_hash_withdrawn_before_the_commit_is_dropped(
         ]
         done = hit_store.commit(session, found, utcnow())
     assert done.hits == 1 and hits(engine) == [(f"c-{kept[:6]}", 3, "block")]
+
+
+def test_the_worker_purges_old_rows_and_everything_once_the_ledger_is_off(
+    hub: Moderation, worker: Worker, engine: Engine
+) -> None:
+    from datetime import timedelta
+
+    from app.models import LedgerEntry
+
+    old = utcnow() - timedelta(days=91)
+    with make_session_factory(engine)() as session, session.begin():
+        ledger_store.append(
+            session,
+            [ledger_row("old", random_pdq(80), at=old), ledger_row("new", random_pdq(81))],
+        )
+    purged = worker.purge()
+    assert purged is not None and purged.ledger == 1
+
+    def kept() -> list[str]:
+        with make_session_factory(engine)() as session:
+            return list(session.scalars(select(LedgerEntry.content_id)))
+
+    assert kept() == ["new"]
+    worker.settings = worker.settings.model_copy(update={"ledger_days": 0})
+    with make_session_factory(engine)() as session, session.begin():
+        session.execute(WorkerLease.__table__.delete())  # the hourly lease, for the test
+    purged = worker.purge()
+    assert purged is not None and purged.ledger == 1 and kept() == []
+
+
+def test_a_restarted_sweep_restores_the_ledger_index_from_its_snapshot(
+    hub: Moderation, ledger_settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    from app.ledger.sweep import Sweeper
+    from matcher.signals import default_registry
+
+    settings = ledger_settings.model_copy(update={"snapshot_dir": tmp_path})
+    sessions = make_session_factory(engine)
+    with sessions() as session, session.begin():
+        ledger_store.append(session, [ledger_row(f"u{n}", random_pdq(90 + n)) for n in range(5)])
+    first = Sweeper(settings, engine, sessions, default_registry())
+    assert first.step().rows_indexed == 5
+    first.stop()  # snapshots the ledger's index
+    second = Sweeper(settings, engine, sessions, default_registry())
+    again = second.step()
+    assert again.rows_indexed == 0 and second.ledger.cursor == first_cursor(engine)
+    assert len(second.ledger) == 5
+
+
+def first_cursor(engine: Engine) -> int:
+    with make_session_factory(engine)() as session:
+        return ledger_store.head(session)
