@@ -232,6 +232,7 @@ def banks_list(as_json: bool) -> None:
         rows,
         as_json,
         "{name}\t{action}\t{state}\t{hash_count} hashes",
+        "no banks yet: create one with `hashwall banks create NAME`",
         state=lambda r: "enabled" if r["enabled"] else "disabled",
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -10,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.cpus import usable_cpus
 from matcher.limits import Limits
 
 
@@ -44,15 +44,17 @@ class Settings(BaseSettings):
     max_files_per_request: int = Field(default=20, gt=0)
     max_batch_items: int = Field(default=1000, gt=0)
     hash_concurrency: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=usable_cpus,
         ge=1,
-        description="Uploads decoded and hashed at once (bounds memory); one per core.",
+        description="Uploads decoded and hashed at once (bounds memory); one per CPU the "
+        "process may use (its affinity and cgroup quota).",
     )
     hash_processes: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=usable_cpus,
         ge=0,
         description="Processes that hash media in each server process (candidates cost "
-        "Python work), one per core by default; 0: threads.",
+        "Python work), one per CPU the process may use by default (its affinity and "
+        "cgroup quota, not the host's count); 0: threads.",
     )
     index_backend: Literal["mih", "flat"] = Field(
         default="mih",

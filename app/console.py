@@ -80,11 +80,19 @@ def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:
 
 
 def show(
-    rows: list[dict[str, Any]], as_json: bool, line: str, **derived: Callable[[dict], str]
+    rows: list[dict[str, Any]],
+    as_json: bool,
+    line: str,
+    empty: str = "nothing to list",
+    **derived: Callable[[dict], str],
 ) -> None:
-    """Print rows as a JSON array, or one formatted line each (with derived fields)."""
+    """Print rows as a JSON array, or one formatted line each (with derived fields), or
+    say `empty` when there are none (an empty JSON array for scripts)."""
     if as_json:
         click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo(empty)
         return
     for row in rows:
         click.echo(line.format(**row, **{k: f(row) for k, f in derived.items()}))

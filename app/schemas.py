@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.store.banks import BANK_NAME
+
 ActionName = Literal["block", "review", "allow"]
-BANK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
 class StrictModel(BaseModel):

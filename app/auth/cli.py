@@ -55,6 +55,7 @@ def keys_list(as_json: bool) -> None:
         rows,
         as_json,
         "{name}\t{prefix}…\t{scope_list}\t{state}",
+        "no keys yet: create one with `hashwall keys create`",
         scope_list=lambda r: ",".join(r["scopes"]),
         state=lambda r: "revoked" if r["revoked"] else "active",
     )

@@ -82,6 +82,7 @@ def feeds_list(as_json: bool) -> None:
         rows,
         as_json,
         "{name}\t{kind}\t{bank}\t{state}\t{records} records\t{health}",
+        "no feeds yet: add one with `hashwall feeds add`",
         state=lambda r: "enabled" if r["enabled"] else "disabled",
         health=lambda r: f"error: {r['last_error']}" if r["last_error"] else "ok",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -14,6 +15,9 @@ from app.policy import DEFAULT_THRESHOLDS, Action
 from app.store import changes as change_log
 from matcher.errors import UnknownSignalTypeError
 from matcher.signals import Registry
+
+#: What a bank name may be, in the API and the CLI alike: it appears in URLs.
+BANK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 #: The video share thresholds (percent) a sequence type's limits hold.
 SHARES = ("query_share", "target_share")
@@ -77,7 +81,13 @@ def create_bank(
     *,
     queue_blocks: bool = False,
 ) -> Bank:
-    """Create a bank; its name must be new."""
+    """Create a bank; its name must be new and match BANK_NAME."""
+    if not re.fullmatch(BANK_NAME, name):
+        raise InvalidInput(
+            f"bank name {name!r} must be 1 to 100 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit",
+            [{"pointer": "/name", "detail": "invalid bank name"}],
+        )
     change_log.begin_changes(session)
     if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
         raise Conflict(f"a bank named {name!r} already exists")

@@ -163,3 +163,15 @@ def test_videos_export_as_vpdq_and_import_into_a_bank(  # type: ignore[no-untype
         (result,) = response.json()["results"]
         assert result["verdict"] == "block"
         assert result["matches"][0]["external_id"] == "case-12"
+
+
+def test_banks_create_refuses_the_names_the_api_refuses(run) -> None:  # type: ignore[no-untyped-def]
+    output = run("banks", "create", "bad name!", code=1)
+    assert "bank name 'bad name!' must be" in output
+    run("banks", "create", "good.name-1")
+
+
+def test_empty_lists_say_so(run) -> None:  # type: ignore[no-untyped-def]
+    assert "no feeds yet" in run("feeds", "list")
+    assert "no banks yet" in run("banks", "list")
+    assert run("feeds", "list", "--json").strip() == "[]"
