@@ -353,7 +353,9 @@ def index_snapshot(every: float | None) -> None:
                     live, settings.snapshot_dir, follower.cursor, settings.index_backend
                 )
                 written = follower.cursor
-                click.echo(f"snapshot {path} (change {written}, {live.sizes()})")
+                click.echo(f"snapshot {path} at change {written}")
+                for signal_type, size in sorted(live.sizes().items()):
+                    click.echo(f"  {signal_type:<8} {size:>12,} hashes")
         if every is None:
             break
         time.sleep(every)

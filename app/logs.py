@@ -15,6 +15,11 @@ from typing import Any
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
+def fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a record was given in `extra`."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as a single JSON line."""
 
@@ -25,10 +30,31 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        entry.update(fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+class PlainFormatter(logging.Formatter):
+    """One line for people: time, level, logger, message, then the same fields as the
+    JSON lines carry, as `key=value` (values with spaces quoted)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = " ".join(f"{k}={_plain(v)}" for k, v in fields(record).items())
+        if not extra:
+            return line
+        head, _, trace = line.partition("\n")
+        return f"{head} {extra}" + (f"\n{trace}" if trace else "")
+
+
+def _plain(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return json.dumps(text) if not text or any(c.isspace() or c in '"=' for c in text) else text
 
 
 def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
@@ -37,7 +63,7 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(PlainFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,7 @@ def test_restart_from_a_snapshot_then_the_changes_after_it(
             timeout=60,
         )
         assert result.returncode == 0, result.stderr
+        assert re.search(r"^  pdq +5 hashes$", result.stdout, re.MULTILINE), result.stdout
         # After the snapshot: two more hashes, one withdrawal.
         add(client, key, after)
         removed = client.delete(f"/v1/banks/ncii/hashes/pdq/{before[0]}", headers=bearer(key))
