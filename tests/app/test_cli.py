@@ -126,6 +126,17 @@ def test_demo_sets_up_a_working_bank(run, database_url: str) -> None:  # type: i
         items = client.get("/v1/reviews", headers=bearer(key)).json()["items"]
         assert [i["content_id"] for i in items] == ["demo-upload-1"]
     assert "/ui/" in output
+    assert "holds 8 hashes" in output
+
+
+def test_demo_again_keeps_one_live_key(run) -> None:  # type: ignore[no-untyped-def]
+    first = run("demo")
+    second = run("demo")
+    assert "1 key(s) earlier demos made are revoked" in second
+    assert "holds 8 hashes" in second  # the same samples, not added twice
+    keys = json.loads(run("keys", "list", "--json"))
+    live = [k for k in keys if k["name"].startswith("demo-") and not k["revoked"]]
+    assert len(live) == 1 and "revoked" not in first
 
 
 def test_videos_export_as_vpdq_and_import_into_a_bank(  # type: ignore[no-untyped-def]
