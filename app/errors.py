@@ -123,6 +123,21 @@ def _pointer(loc: tuple[Any, ...]) -> str:
     return "/" + "/".join(parts)
 
 
+def _validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    """One of FastAPI's validation errors as a problem's `errors` entry. A body that is not
+    JSON at all is located by its character `position`: its `loc` holds no JSON pointer."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        position = next((p for p in loc if isinstance(p, int)), None)
+        why = (error.get("ctx") or {}).get("error") or error.get("msg", "")
+        at = f" at character {position}" if position is not None else ""
+        entry: dict[str, Any] = {"pointer": "", "detail": f"malformed JSON{at}: {why}"}
+        if position is not None:
+            entry["position"] = position
+        return entry
+    return {"pointer": _pointer(loc), "detail": error.get("msg", "")}
+
+
 def install_handlers(app: FastAPI) -> None:
     """Route every error the app can raise to a problem+json response."""
 
@@ -139,17 +154,17 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"pointer": _pointer(tuple(e.get("loc", ()))), "detail": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        errors = [_validation_error(e) for e in exc.errors()]
         if any(
             e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",)
             for e in exc.errors()
         ):
             detail = "request body is empty; a JSON body is required"
         else:
-            detail = "; ".join(f"{e['pointer']}: {e['detail']}" for e in errors[:5])
+            detail = "; ".join(
+                f"{e['pointer']}: {e['detail']}" if e["pointer"] else e["detail"]
+                for e in errors[:5]
+            )
         return problem(422, InvalidInput.title, detail, InvalidInput.slug, request.url.path, errors)
 
     @app.exception_handler(StarletteHTTPException)

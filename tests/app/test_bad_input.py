@@ -87,6 +87,18 @@ def test_malformed_bodies(
     assert_problem(response, 422, needle)
 
 
+def test_malformed_json_is_located_by_character_not_by_a_false_pointer(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    headers = {**bearer(keys["match"]), "Content-Type": "application/json"}
+    response = client.post("/v1/match", content=b'{"items": [1,,2]}', headers=headers)
+    body = assert_problem(response, 422, "malformed JSON at character 13")
+    assert body["errors"] == [
+        {"pointer": "", "detail": body["errors"][0]["detail"], "position": 13}
+    ]
+    assert not body["detail"].startswith(":")
+
+
 def test_over_1000_items(client: TestClient, keys: dict[str, str]) -> None:
     items = [{"signal_type": "pdq", "value": random_pdq(i)} for i in range(1001)]
     response = client.post("/v1/match", json={"items": items}, headers=bearer(keys["match"]))
