@@ -17,7 +17,16 @@ from app.audit import store as audit
 from app.audit.cli import audit_group
 from app.auth.cli import keys
 from app.config import Settings
-from app.console import ExitCode, cli_actor, database, fail, session_factory, show
+from app.console import (
+    Commands,
+    ExitCode,
+    cli_actor,
+    database,
+    fail,
+    schema_failure,
+    session_factory,
+    show,
+)
 from app.db import make_engine, make_session_factory
 from app.errors import HashwallError
 from app.feeds.base import Checkpoint, FeedError
@@ -35,7 +44,7 @@ from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal, default_registry
 
 
-@click.group()
+@click.group(cls=Commands)
 @click.version_option(package_name="hashwall")
 def main() -> None:
     """hashwall: block re-uploads of reported intimate images by their hashes."""
@@ -61,7 +70,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     try:
         check_schema(engine)
     except SchemaOutOfDate as error:
-        fail(str(error))
+        schema_failure(error)
     finally:
         engine.dispose()
     supervisor = [sys.executable, "-m", "app.supervise", host, str(port), str(workers)]
@@ -80,15 +89,26 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema to the newest revision."""
-    from app.migrate import upgrade
+    from app.db import describe_url
+    from app.migrate import current_revision, upgrade
 
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
+        before = current_revision(engine)
         upgrade(engine, revision)
+        after = current_revision(engine)
+    except SchemaOutOfDate as error:
+        schema_failure(error)
     finally:
         engine.dispose()
-    click.echo(f"database at {revision}")
+    where = describe_url(settings.database_url)
+    if before is None:
+        click.echo(f"created the schema ({after}) in {where}")
+    elif before == after:
+        click.echo(f"{where} is already at {after}")
+    else:
+        click.echo(f"migrated {where} from {before} to {after}")
 
 
 @main.command("hash")
@@ -340,7 +360,7 @@ def index_snapshot(every: float | None) -> None:
     try:
         check_schema(engine)
     except SchemaOutOfDate as error:
-        fail(str(error))
+        schema_failure(error)
     sessions = make_session_factory(engine)
     live = LiveIndex(default_registry(), PERCEPTUAL_INDEXES[settings.index_backend])
     follower = ChangeFollower(engine, sessions, live, settings.sync_interval)

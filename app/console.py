@@ -12,11 +12,12 @@ from enum import IntEnum
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import make_engine, make_session_factory
-from app.migrate import SchemaOutOfDate, check_schema
+from app.db import make_engine, make_session_factory, unreachable
+from app.migrate import DatabaseUnreachable, SchemaOutOfDate, check_schema
 
 
 class ExitCode(IntEnum):
@@ -26,6 +27,7 @@ class ExitCode(IntEnum):
     ERROR = 1
     USAGE = 2
     PARTIAL = 3  # the command did its work but some records were rejected
+    UNAVAILABLE = 4  # the database could not be reached
 
 
 @contextmanager
@@ -36,7 +38,7 @@ def session_factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
         check_schema(engine)
         yield make_session_factory(engine)
     except SchemaOutOfDate as error:
-        fail(str(error))
+        schema_failure(error)
     finally:
         engine.dispose()
 
@@ -50,7 +52,7 @@ def database(settings: Settings) -> Iterator[Session]:
         with make_session_factory(engine)() as session, session.begin():
             yield session
     except SchemaOutOfDate as error:
-        fail(str(error))
+        schema_failure(error)
     finally:
         engine.dispose()
 
@@ -71,6 +73,23 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+def schema_failure(error: SchemaOutOfDate) -> NoReturn:
+    """Exit with what `check_schema` found: the database unreachable, or not migrated."""
+    unreachable = isinstance(error, DatabaseUnreachable)
+    fail(str(error), ExitCode.UNAVAILABLE if unreachable else ExitCode.ERROR)
+
+
+class Commands(click.Group):
+    """The command group: a database that cannot be reached, wherever a command meets it,
+    is one line and exit status 4, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as error:
+            fail(unreachable(Settings().database_url, error), ExitCode.UNAVAILABLE)
 
 
 def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:

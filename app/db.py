@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -34,3 +37,21 @@ def make_engine(url: str) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def describe_url(url: str) -> str:
+    """A database URL fit for messages: the password masked, a SQLite file's path made
+    absolute (a relative one resolves against the current directory)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "an unparseable database URL"
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
+    return parsed.render_as_string(hide_password=True)
+
+
+def unreachable(url: str, error: BaseException) -> str:
+    """One line saying which database could not be reached, and why."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return f"cannot reach the database at {describe_url(url)}: {reason[0] if reason else error}"

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
 import migrations
+from app.db import describe_url, unreachable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -30,23 +31,37 @@ class SchemaOutOfDate(RuntimeError):
     """The database has not been migrated to the schema this hashwall needs."""
 
 
-def check_schema(engine: Engine) -> None:
-    """Raise `SchemaOutOfDate` unless the database is at the newest migration."""
-    head = migrations.HEAD
+class DatabaseUnreachable(SchemaOutOfDate):
+    """The database could not be opened at all."""
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None: no schema); raise `DatabaseUnreachable`."""
     try:
         with engine.connect() as connection:
-            current = (
+            return (
                 connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
                 if inspect(connection).has_table("alembic_version")
                 else None
             )
     except OperationalError as error:
-        raise SchemaOutOfDate(f"cannot open the database: {error.orig}") from None
+        raise DatabaseUnreachable(unreachable(_url(engine), error)) from None
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise `SchemaOutOfDate` unless the database is at the newest migration."""
+    head = migrations.HEAD
+    current = current_revision(engine)
     if current != head:
         raise SchemaOutOfDate(
-            f"database schema is at {current or 'nothing'}, hashwall needs {head}: "
-            "run `hashwall db upgrade`"
+            f"the database at {describe_url(_url(engine))} has schema "
+            f"{current or 'nothing'}, hashwall needs {head}: run `hashwall db upgrade` "
+            "(with HASHWALL_DATABASE_URL pointing at it)"
         )
+
+
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

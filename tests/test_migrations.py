@@ -34,10 +34,10 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
         config.attributes["connection"] = connection
         command.downgrade(config, "base")
     assert "banks" not in inspect(engine).get_table_names()
-    with pytest.raises(SchemaOutOfDate, match="at nothing"):
+    with pytest.raises(SchemaOutOfDate, match="schema nothing"):
         check_schema(engine)
     upgrade(engine, "0006")
-    with pytest.raises(SchemaOutOfDate, match="at 0006, hashwall needs 0007"):
+    with pytest.raises(SchemaOutOfDate, match="schema 0006, hashwall needs 0007"):
         check_schema(engine)
     upgrade(engine)
     check_schema(engine)
