@@ -13,32 +13,21 @@ from typing import Any
 
 import click
 
-from app.audit import store as audit
 from app.audit.cli import audit_group
 from app.auth.cli import keys
+from app.banks_cli import banks, hashes
 from app.config import Settings
 from app.console import (
     Commands,
     ExitCode,
-    cli_actor,
-    database,
     fail,
     schema_failure,
-    session_factory,
-    show,
 )
 from app.db import make_engine, make_session_factory
-from app.errors import HashwallError
-from app.feeds.base import Checkpoint, FeedError
 from app.feeds.cli import feeds
-from app.feeds.files import FORMATS, PAGE_LINES, FileFeed
-from app.feeds.runner import Applied, apply_records
 from app.ledger.cli import ledger_group
 from app.migrate import SchemaOutOfDate, check_schema
-from app.models import Bank
-from app.policy import Action
-from app.progress import import_progress
-from app.store import banks as bank_store
+from app.verdicts_cli import verdicts_group
 from app.worker.cli import worker
 from matcher.errors import MatcherError
 from matcher.signals import Registry, Signal, default_registry
@@ -202,134 +191,6 @@ def print_vpdq(name: str, registry: Registry, settings: Settings) -> None:
     click.echo(found.value, nl=False)
 
 
-@main.group()
-def banks() -> None:
-    """Banks of hashes."""
-
-
-@banks.command("create")
-@click.argument("name")
-@click.option(
-    "--action", type=click.Choice([a.value for a in Action]), default="block", show_default=True
-)
-@click.option("--disabled", is_flag=True, help="Create the bank disabled.")
-@click.option("--description", default="")
-def banks_create(name: str, action: str, disabled: bool, description: str) -> None:
-    """Create a bank."""
-    try:
-        with database(Settings()) as session:
-            bank_store.create_bank(
-                session, default_registry(), name, Action(action), not disabled, None, description
-            )
-            audit.append(
-                session,
-                cli_actor(),
-                "bank.create",
-                f"bank:{name}",
-                {"action": action, "enabled": not disabled, "description": description},
-            )
-    except HashwallError as error:
-        fail(error.detail)
-    click.echo(f"bank {name} created ({action})")
-
-
-@banks.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def banks_list(as_json: bool) -> None:
-    """List banks with their active hash counts."""
-    with database(Settings()) as session:
-        counts = bank_store.active_counts(session)
-        rows = [
-            {
-                "name": b.name,
-                "action": b.action,
-                "enabled": b.enabled,
-                "hash_count": counts.get(b.id, 0),
-            }
-            for b in bank_store.list_banks(session)
-        ]
-    show(
-        rows,
-        as_json,
-        "{name}\t{action}\t{state}\t{hash_count} hashes",
-        "no banks yet: create one with `hashwall banks create NAME`",
-        state=lambda r: "enabled" if r["enabled"] else "disabled",
-    )
-
-
-@main.group()
-def hashes() -> None:
-    """Hashes in banks."""
-
-
-@hashes.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--bank", required=True, help="Target bank.")
-@click.option("--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto")
-@click.option("--source", default="import", show_default=True)
-@click.option("--batch-size", default=PAGE_LINES, show_default=True, type=click.IntRange(1))
-def hashes_import(file: Path, bank: str, fmt: str, source: str, batch_size: int) -> None:
-    """Import hashes from CSV, JSONL or pdq text (signal_type, value[, external_id]).
-
-    Records may carry a status: withdrawn or deleted ones stop matching. The file is
-    read in constant memory and committed a batch at a time: importing a file again, or
-    again after an interruption, ends in the same state. Rejected records are reported
-    with their line numbers. Running servers pick the changes up within a second.
-    """
-    settings = Settings()
-    feed = FileFeed(str(file), default_registry(), fmt=fmt, page_lines=batch_size)
-    totals = Applied()
-    rejected = 0
-    with session_factory(settings) as sessions, import_progress(file.stat().st_size) as advance:
-        try:
-            with sessions() as session:
-                bank_id = bank_store.get_bank(session, bank).id
-            checkpoint: Checkpoint | None = None
-            while True:
-                page = feed.fetch(checkpoint)
-                with sessions() as session, session.begin():
-                    target = session.get(Bank, bank_id)
-                    if target is None:
-                        fail(f"bank {bank!r} was deleted during the import")
-                    applied = apply_records(
-                        session, target, page.records, source, retire_any_source=True
-                    )
-                    audit.append(
-                        session,
-                        cli_actor(),
-                        "hashes.import",
-                        f"bank:{bank}",
-                        {
-                            "file": file.name,
-                            "count": len(page.records),
-                            "added": applied.added + applied.reactivated,
-                            "removed": applied.removed,
-                            "source": source,
-                            "digest": audit.digest(
-                                f"{r.signal_type}:{r.value}:{r.status}" for r in page.records
-                            ),
-                        },
-                    )
-                    totals += applied
-                for reject in page.rejects:
-                    where = f"{file}:{reject.line}" if reject.line is not None else str(file)
-                    click.echo(f"{where}: rejected: {reject.reason}", err=True)
-                rejected += len(page.rejects)
-                advance(page.checkpoint["offset"], page.checkpoint["line"])
-                checkpoint = page.checkpoint
-                if page.done:
-                    break
-        except (HashwallError, FeedError) as error:
-            fail(str(getattr(error, "detail", error)))
-    click.echo(
-        f"imported into {bank}: {totals.added} added, {totals.reactivated} reactivated, "
-        f"{totals.updated} updated, {totals.unchanged} unchanged, {rejected} rejected, "
-        f"{totals.removed} removed"
-    )
-    if rejected:
-        sys.exit(ExitCode.PARTIAL)
-
-
 @main.group("index")
 def index_group() -> None:
     """Snapshots of the in-memory index, so servers restart in seconds."""
@@ -393,11 +254,14 @@ def demo() -> None:
     click.echo(result)
 
 
+main.add_command(banks)
+main.add_command(hashes)
 main.add_command(feeds)
 main.add_command(keys)
 main.add_command(audit_group)
 main.add_command(worker)
 main.add_command(ledger_group)
+main.add_command(verdicts_group)
 
 if __name__ == "__main__":
     main()

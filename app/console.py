@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any, NoReturn
 
@@ -90,6 +91,11 @@ class Commands(click.Group):
             return super().invoke(ctx)
         except (OperationalError, InterfaceError) as error:
             fail(unreachable(Settings().database_url, error), ExitCode.UNAVAILABLE)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A `--since`/`--until` time as UTC (click's DateTime gives naive times)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def fail(message: str, code: ExitCode = ExitCode.ERROR) -> NoReturn:

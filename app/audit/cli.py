@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
 from app.audit import store
 from app.audit.chain import verify
 from app.config import Settings
-from app.console import ExitCode, database
+from app.console import ExitCode, as_utc, database
 
 #: The columns of a CSV export, in order.
 COLUMNS = ("id", "created_at", "actor", "action", "target", "details", "row_hash")
@@ -54,7 +54,7 @@ def audit_export(
     until: datetime | None,
 ) -> None:
     """Print audit rows, oldest first, as JSON lines or CSV, filtered as GET /v1/audit."""
-    filters = store.Filters(actor, action, target, _utc(since), _utc(until))
+    filters = store.Filters(actor, action, target, as_utc(since), as_utc(until))
     writer = csv.writer(sys.stdout) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(COLUMNS)
@@ -66,7 +66,3 @@ def audit_export(
             else:
                 public["details"] = json.dumps(public["details"], ensure_ascii=False)
                 writer.writerow([public[c] for c in COLUMNS])
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

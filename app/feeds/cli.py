@@ -88,6 +88,21 @@ def feeds_list(as_json: bool) -> None:
     )
 
 
+@feeds.command("remove")
+@click.argument("name")
+@click.confirmation_option(prompt="Remove the feed? Its hashes stay in its bank.")
+def feeds_remove(name: str) -> None:
+    """Remove a feed and its pending feedback. The hashes it brought stay in its bank
+    (remove them with `hashwall hashes remove`, or delete the bank)."""
+    try:
+        with database(Settings()) as session:
+            feed = feed_store.delete_feed(session, name)
+            audit.append(session, cli_actor(), "feed.remove", f"feed:{name}", {"kind": feed.kind})
+    except HashwallError as error:
+        fail(error.detail)
+    click.echo(f"feed {name} removed")
+
+
 def _set_enabled(name: str, enabled: bool) -> None:
     try:
         with database(Settings()) as session:

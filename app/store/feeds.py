@@ -87,6 +87,14 @@ def get_feed(session: Session, name: str) -> Feed:
     return feed
 
 
+def delete_feed(session: Session, name: str) -> Feed:
+    """Remove a feed and its pending feedback; the hashes it brought stay in its bank."""
+    feed = get_feed(session, name)
+    session.delete(feed)
+    session.flush()
+    return feed
+
+
 def list_feeds(session: Session, enabled_only: bool = False) -> list[Feed]:
     """Every feed (or every enabled one), by name."""
     query = select(Feed).order_by(Feed.name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -289,6 +289,24 @@ def remove_hash(session: Session, bank: Bank, signal_type: str, value: str) -> H
     session.flush()
     changes.record_hashes(session, [record.id])
     return record
+
+
+def bank_hashes(
+    session: Session,
+    bank: Bank,
+    signal_type: str | None = None,
+    active_only: bool = True,
+    limit: int | None = None,
+) -> Iterator[HashRecord]:
+    """A bank's hashes, oldest first, read a chunk at a time (a bank may hold millions)."""
+    query = select(HashRecord).where(HashRecord.bank_id == bank.id).order_by(HashRecord.id)
+    if signal_type is not None:
+        query = query.where(HashRecord.signal_type == signal_type)
+    if active_only:
+        query = query.where(HashRecord.status == "active")
+    if limit is not None:
+        query = query.limit(limit)
+    yield from session.scalars(query.execution_options(yield_per=LOOKUP_CHUNK))
 
 
 def external_ids(session: Session, hash_ids: Iterable[int]) -> dict[int, str | None]:

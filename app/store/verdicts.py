@@ -19,11 +19,27 @@ def insert_entries(session: Session, entries: Sequence[dict[str, Any]]) -> None:
         session.execute(insert(table_of(VerdictLogEntry)), list(entries))
 
 
-def recent(session: Session, limit: int = 100) -> list[VerdictLogEntry]:
-    """The newest entries first."""
-    return list(
-        session.scalars(select(VerdictLogEntry).order_by(VerdictLogEntry.id.desc()).limit(limit))
-    )
+def recent(
+    session: Session,
+    limit: int = 100,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    verdict: str | None = None,
+    content_id: str | None = None,
+) -> list[VerdictLogEntry]:
+    """The newest entries first, of those logged from `since` (inclusive) to `until`
+    (exclusive) with this verdict and content id, where given."""
+    query = select(VerdictLogEntry).order_by(VerdictLogEntry.id.desc()).limit(limit)
+    if since is not None:
+        query = query.where(VerdictLogEntry.created_at >= since)
+    if until is not None:
+        query = query.where(VerdictLogEntry.created_at < until)
+    if verdict is not None:
+        query = query.where(VerdictLogEntry.verdict == verdict)
+    if content_id is not None:
+        query = query.where(VerdictLogEntry.content_id == content_id)
+    return list(session.scalars(query))
 
 
 def hourly(session: Session, since: datetime) -> dict[tuple[datetime, str], int]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from app.cli import main
 from tests.conftest import bearer
 from tests.factories import flip_bits, random_pdq
 
@@ -61,6 +63,22 @@ class Moderation:
         self.flush()
         (item,) = [i for i in self.items() if i["content_id"] == content_id]
         return item
+
+
+@pytest.fixture
+def run(database_url: str):  # type: ignore[no-untyped-def]
+    """`run(*args, code=0)`: the hashwall command on the test database; its output."""
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0, stdin: str | None = None) -> str:
+        result = runner.invoke(
+            main, list(args), env={"HASHWALL_DATABASE_URL": database_url}, input=stdin
+        )
+        assert result.exit_code == code, (result.output, result.stderr, result.exception)
+        return result.stdout + result.stderr
+
+    invoke("db", "upgrade")
+    return invoke
 
 
 @pytest.fixture

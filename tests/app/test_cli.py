@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
@@ -14,19 +13,6 @@ from app.config import Settings
 from app.main import create_app
 from tests.conftest import bearer
 from tests.factories import photo, random_pdq, video
-
-
-@pytest.fixture
-def run(database_url: str):  # type: ignore[no-untyped-def]
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> str:
-        result = runner.invoke(main, list(args), env={"HASHWALL_DATABASE_URL": database_url})
-        assert result.exit_code == code, (result.output, result.stderr, result.exception)
-        return result.stdout + result.stderr
-
-    invoke("db", "upgrade")
-    return invoke
 
 
 def test_keys_create_list_revoke(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
