@@ -13,11 +13,10 @@ from enum import IntEnum
 from typing import Any, NoReturn
 
 import click
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import make_engine, make_session_factory, unreachable
+from app.db import make_engine, make_session_factory
 from app.migrate import DatabaseUnreachable, SchemaOutOfDate, check_schema
 
 
@@ -80,17 +79,6 @@ def schema_failure(error: SchemaOutOfDate) -> NoReturn:
     """Exit with what `check_schema` found: the database unreachable, or not migrated."""
     unreachable = isinstance(error, DatabaseUnreachable)
     fail(str(error), ExitCode.UNAVAILABLE if unreachable else ExitCode.ERROR)
-
-
-class Commands(click.Group):
-    """The command group: a database that cannot be reached, wherever a command meets it,
-    is one line and exit status 4, not a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (OperationalError, InterfaceError) as error:
-            fail(unreachable(Settings().database_url, error), ExitCode.UNAVAILABLE)
 
 
 def as_utc(value: datetime | None) -> datetime | None:

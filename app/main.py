@@ -18,7 +18,6 @@ from app.auth import KeyCache
 from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db import make_engine, make_session_factory
-from app.errors import install_handlers
 from app.hashing import MediaHasher
 from app.ledger import hits
 from app.live_index import PERCEPTUAL_INDEXES, LiveIndex
@@ -26,6 +25,7 @@ from app.logs import configure_logging
 from app.metrics import Metrics, MetricsMiddleware
 from app.migrate import check_schema
 from app.models import SweepState
+from app.problems import install_handlers
 from app.replica import ChangeFollower, restore_index
 from app.review.intake import FloodRule
 from app.routes import (

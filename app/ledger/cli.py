@@ -10,8 +10,8 @@ from app.audit import store as audit
 from app.config import Settings
 from app.console import cli_actor, database, fail
 from app.ledger import store
+from app.ledger.record import CONTENT_ID_MAX, valid_content_id
 from app.models import utcnow
-from app.routes.matching import CONTENT_ID_MAX, valid_content_id
 
 
 def _checked(content_id: str) -> str:

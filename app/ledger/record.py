@@ -8,6 +8,14 @@ from typing import Any
 
 from matcher.signals import Signal
 
+#: The longest content id, as `MatchItem.content_id` allows.
+CONTENT_ID_MAX = 200
+
+
+def valid_content_id(value: str) -> bool:
+    """Whether a content id is 1 to CONTENT_ID_MAX printable characters."""
+    return 0 < len(value) <= CONTENT_ID_MAX and value.isprintable()
+
 
 def ledger_rows(
     content_id: str,

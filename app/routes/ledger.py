@@ -9,9 +9,9 @@ from app.audit import store as audit
 from app.deps import AdminKey, BanksWriteKey, SessionDep
 from app.errors import InvalidInput
 from app.ledger import store
+from app.ledger.record import CONTENT_ID_MAX, valid_content_id
 from app.ledger.schemas import LedgerForgotten, LedgerStatus
 from app.models import utcnow
-from app.routes.matching import CONTENT_ID_MAX, valid_content_id
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 

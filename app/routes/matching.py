@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from app.auth import Principal
 from app.deps import MatchKey, StateDep
 from app.errors import InvalidInput
-from app.ledger.record import ledger_rows
+from app.ledger.record import CONTENT_ID_MAX, ledger_rows, valid_content_id
 from app.matching import match_subjects, parse_items, parse_signal, with_second_look
 from app.models import utcnow
 from app.policy import Action, Match, Verdict
@@ -32,8 +32,6 @@ router = APIRouter(prefix="/v1", tags=["matching"])
 #: benchmarks/RESULTS.md), and the loop waits for a few index searches at most (about
 #: 0.5 ms each at the 47-bit review distance and 1M hashes).
 INLINE_ITEMS = 4
-#: The longest content id, as `MatchItem.content_id` allows.
-CONTENT_ID_MAX = 200
 
 MULTIPART_BODY = {
     "requestBody": {
@@ -227,11 +225,6 @@ def media_content_ids(values: list[str], files: int) -> list[str | None]:
                 [{"pointer": f"/content_id/{position}", "detail": "invalid content id"}],
             )
     return list(values)
-
-
-def valid_content_id(value: str) -> bool:
-    """Whether a content id is 1 to CONTENT_ID_MAX printable characters."""
-    return 0 < len(value) <= CONTENT_ID_MAX and value.isprintable()
 
 
 def file_verdicts(state: AppState, hashed: list[list[Signal]]) -> list[Verdict]:
