@@ -145,10 +145,13 @@ def hashes_import(file: Path, bank: str, fmt: str, source: str, batch_size: int)
                     break
         except (HashwallError, FeedError) as error:
             fail(str(getattr(error, "detail", error)))
+    # Every line read is counted once: a hash on several lines counts where its last
+    # line does (the later line wins), the others as superseded.
     click.echo(
         f"imported into {bank}: {totals.added} added, {totals.reactivated} reactivated, "
         f"{totals.updated} updated, {totals.unchanged} unchanged, {rejected} rejected, "
-        f"{totals.removed} removed"
+        f"{totals.removed} removed, {totals.not_held} withdrawals of hashes not held, "
+        f"{totals.superseded} superseded by a later line for the same hash"
     )
     if rejected:
         sys.exit(ExitCode.PARTIAL)

@@ -56,6 +56,10 @@ class Applied:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    #: Records replaced by a later record for the same hash in the same batch.
+    superseded: int = 0
+    #: Withdrawals or deletions of hashes the bank does not hold (nothing to remove).
+    not_held: int = 0
 
     def __iadd__(self, other: Applied) -> Applied:
         for name in self.__slots__:  # type: ignore[attr-defined]
@@ -75,6 +79,7 @@ def apply_records(
     """Upsert active records and retire withdrawn or deleted ones, in the caller's
     transaction. A later record for the same hash replaces an earlier one."""
     latest = {record.key: record for record in records}
+    superseded = len(records) - len(latest)
     result = add_hashes(
         session,
         bank,
@@ -86,7 +91,9 @@ def apply_records(
         source,
         confirmed=confirmed,
     )
-    applied = Applied(result.added, result.reactivated, result.updated, result.unchanged)
+    applied = Applied(
+        result.added, result.reactivated, result.updated, result.unchanged, superseded=superseded
+    )
     peer = {
         key: r.peer_feedback
         for key, r in latest.items()
@@ -97,11 +104,13 @@ def apply_records(
     for status in (RecordStatus.WITHDRAWN, RecordStatus.DELETED):
         keys = [key for key, r in latest.items() if r.status is status]
         if keys:
-            applied.removed += len(
+            retired = len(
                 retire_hashes(
                     session, bank, keys, status.value, None if retire_any_source else source
                 )
             )
+            applied.removed += retired
+            applied.not_held += len(keys) - retired
     return applied
 
 

@@ -91,3 +91,31 @@ def test_verdicts_list_filters(run, engine: Engine) -> None:  # type: ignore[no-
     assert [r["content_id"] for r in rows] == ["post-2", "post-0"]
     assert "post-1" in run("verdicts", "list", "--content-id", "post-1")
     assert "no verdicts" in run("verdicts", "list", "--since", "2999-01-01")
+
+
+def test_an_import_counts_every_line_once(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A hash on several lines: the later line wins, the earlier count as superseded."""
+    a, b, c, d, e = (random_pdq(20 + n) for n in range(5))
+    source = tmp_path / "dupes.csv"
+    source.write_text(
+        "signal_type,value,external_id,status\n"
+        f"pdq,{a},first,active\n"
+        f"pdq,{b},,active\n"
+        "pdq,not-a-hash,,active\n"
+        f"pdq,{a},second,active\n"
+        f"pdq,{c},,withdrawn\n"
+        f"pdq,{b},,active\n"
+        f"pdq,{d},,active\n"
+        f"pdq,{d},,withdrawn\n"
+        f"pdq,{e},,active\n"
+    )
+    run("banks", "create", "ncii")
+    out = run("hashes", "import", str(source), "--bank", "ncii", code=3)
+    assert (
+        "3 added, 0 reactivated, 0 updated, 0 unchanged, 1 rejected, 0 removed, "
+        "2 withdrawals of hashes not held, 3 superseded by a later line for the same hash"
+    ) in out  # 3 + 1 + 2 + 3 = the 9 lines read
+    held = {
+        h["value"]: h["external_id"] for h in json.loads(run("hashes", "list", "ncii", "--json"))
+    }
+    assert held == {a: "second", b: None, e: None}
