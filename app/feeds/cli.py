@@ -172,5 +172,11 @@ def feeds_sync(mode: str, only: str | None) -> None:
             f"{report.applied.removed} removed, {report.rejected} rejected, "
             f"{report.feedback_sent} feedback sent; {outcome}"
         )
+        if report.feedback_error:
+            click.echo(
+                f"warning: {report.feed}: feedback not sent, kept for the next sync: "
+                f"{report.feedback_error}",
+                err=True,
+            )
     if any(report.error for report in reports):
         raise SystemExit(ExitCode.ERROR)

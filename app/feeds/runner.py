@@ -139,7 +139,10 @@ class SyncReport:
     rejected: int = 0
     applied: Applied = field(default_factory=Applied)
     feedback_sent: int = 0
+    #: Why fetching failed (the sync failed).
     error: str | None = None
+    #: Why feedback could not be sent (the hashes were fetched; feedback stays pending).
+    feedback_error: str | None = None
 
 
 class FeedRunner:
@@ -221,13 +224,24 @@ class FeedRunner:
                 checkpoint = page.checkpoint
                 if page.done:
                     break
-            if adapter.takes_feedback and not self.stop.is_set():
-                report.feedback_sent = self.send_feedback(feed, adapter)
         except FeedError as error:
             report.error = str(error)
-            with self.sessions() as session, session.begin():
-                feed_store.record_error(session, feed.id, str(error))
+            self._record_error(feed, str(error))
             log.error("feed sync failed", extra={"feed": feed.name, "error": str(error)})
+            return report
+        # Feedback is a duty of its own: the hashes are fetched and matching whether or
+        # not it can be sent (a feed without a feedback key, its endpoint down), and what
+        # was not sent stays pending for the next sync.
+        if adapter.takes_feedback and not self.stop.is_set():
+            try:
+                report.feedback_sent = self.send_feedback(feed, adapter)
+            except FeedError as error:
+                report.feedback_error = str(error)
+                self._record_error(feed, f"feedback not sent: {error}")
+                log.warning(
+                    "feed feedback not sent; it stays pending",
+                    extra={"feed": feed.name, "error": str(error)},
+                )
         log.info(
             "feed synced",
             extra={
@@ -241,6 +255,10 @@ class FeedRunner:
             },
         )
         return report
+
+    def _record_error(self, feed: Feed, message: str) -> None:
+        with self.sessions() as session, session.begin():
+            feed_store.record_error(session, feed.id, message)
 
     def send_feedback(self, feed: Feed, adapter: FeedAdapter) -> int:
         """Turn new verdicts into feedback records, then send every pending one."""

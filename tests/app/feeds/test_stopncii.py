@@ -14,6 +14,7 @@ from app.feeds.runner import Backoff, FeedRunner
 from app.main import create_app
 from app.models import Feed, HashRecord, utcnow
 from app.review.views import hash_context
+from tests import feedserver
 from tests.app.feeds.conftest import FAST
 from tests.conftest import bearer
 from tests.factories import flip_bits, random_pdq
@@ -286,7 +287,9 @@ def test_feedback_that_fails_is_kept_and_sent_later(
         client.app.state.hashwall.recorder.flush()  # type: ignore[attr-defined]
     state.fail_next("/SubmitFeedback", *[Fault(503)] * FAST.attempts)
     report = runner.sync("sn")
-    assert report.error is not None and report.feedback_sent == 0
+    # The hashes were fetched: only the feedback failed, and it stays pending.
+    assert report.error is None and report.feedback_error is not None
+    assert report.feedback_sent == 0
     assert state.feedback == []
     report = runner.sync("sn")
     assert report.feedback_sent == 1 and len(state.feedback) == 1
@@ -316,3 +319,30 @@ def test_other_platforms_feedback_is_kept_for_moderators(
     with sessions() as session:
         context = hash_context(session, [ids[told]], utcnow())
     assert context[ids[told]]["peer_feedback"] == {"Blocked": 1}
+
+
+def test_a_feed_without_a_feedback_key_still_syncs(
+    server: tuple[str, FeedState],
+    settings: Settings,
+    keys: dict[str, str],
+    add_feed: Callable[..., None],
+    runner: FeedRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fetching and feedback are separate duties: no feedback key is a warning."""
+    base, state = server
+    first, later = random_pdq(40), random_pdq(41)
+    state.stopncii_record(first)
+    add_feed("sn", "stopncii", base)
+    runner.sync("sn")
+    with TestClient(create_app(settings)) as client:
+        item = {"items": [{"signal_type": "pdq", "value": first}]}
+        client.post("/v1/match", json=item, headers=bearer(keys["match"]))
+        client.app.state.hashwall.recorder.flush()  # type: ignore[attr-defined]
+    monkeypatch.delenv("HASHWALL_STOPNCII_FEEDBACK_KEY")
+    state.stopncii_record(later)
+    report = runner.sync("sn")
+    assert report.error is None and report.applied.added == 1
+    assert report.feedback_error is not None and "feedback function key" in report.feedback_error
+    monkeypatch.setenv("HASHWALL_STOPNCII_FEEDBACK_KEY", feedserver.FEEDBACK_KEY)
+    assert runner.sync("sn").feedback_sent == 1  # kept pending, sent once it can be
