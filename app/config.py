@@ -147,7 +147,12 @@ class Settings(BaseSettings):
         "(empty: a random secret per process).",
     )
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = Field(
+        default=None,
+        description="JSON log lines (true) or lines for people with the same fields as "
+        "key=value (false); unset: lines for people when stderr is a terminal, JSON "
+        "otherwise.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -57,9 +57,12 @@ def _plain(value: object) -> str:
     return json.dumps(text) if not text or any(c.isspace() or c in '"=' for c in text) else text
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
-    """Send hashwall's and uvicorn's logs to stderr, as JSON lines by default."""
+def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> None:
+    """Send hashwall's and uvicorn's logs to stderr: JSON lines, or lines for people
+    (`PlainFormatter`); None chooses lines for people when stderr is a terminal."""
     handler = logging.StreamHandler(sys.stderr)
+    if json_lines is None:
+        json_lines = not sys.stderr.isatty()
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:

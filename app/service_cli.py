@@ -42,7 +42,8 @@ def serve(host: str, port: int, workers: int | None) -> None:
     finally:
         engine.dispose()
     supervisor = [sys.executable, "-m", "app.supervise", host, str(port), str(workers)]
-    supervisor += [settings.log_level, "1" if settings.log_json else "0"]
+    json_lines = settings.log_json if settings.log_json is not None else not sys.stderr.isatty()
+    supervisor += [settings.log_level, "1" if json_lines else "0"]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, supervisor)
