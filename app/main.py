@@ -39,6 +39,7 @@ from app.routes import (
     sweeps,
     webhooks,
 )
+from app.routes.docs import add_docs
 from app.state import AppState
 from app.ui.routes import ui_routes
 from app.ui.session import Sessions
@@ -142,8 +143,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_handlers(app)
+    add_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_json_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(matching.router)
