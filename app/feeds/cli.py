@@ -17,7 +17,7 @@ from app.console import (
     stop_on_signals,
 )
 from app.errors import HashwallError
-from app.feeds.kinds import adapter_factory
+from app.feeds.kinds import adapter_factory, feedback_configured
 from app.feeds.runner import FeedRunner
 from app.logs import configure_logging
 from app.store import banks as bank_store
@@ -76,15 +76,21 @@ def feeds_add(
 @click.option("--json", "as_json", is_flag=True)
 def feeds_list(as_json: bool) -> None:
     """List feeds with their sync state."""
-    with database(Settings()) as session:
+    settings = Settings()
+    with database(settings) as session:
         rows = feed_store.feed_states(session)
+    for row in rows:
+        row["feedback_configured"] = feedback_configured(
+            row["name"], row["kind"], settings.secrets_file
+        )
     show(
         rows,
         as_json,
-        "{name}\t{kind}\t{bank}\t{state}\t{records} records\t{health}",
+        "{name}\t{kind}\t{bank}\t{state}\t{records} records\t{health}{feedback}",
         "no feeds yet: add one with `hashwall feeds add`",
         state=lambda r: "enabled" if r["enabled"] else "disabled",
         health=lambda r: f"error: {r['last_error']}" if r["last_error"] else "ok",
+        feedback=lambda r: "\tfeedback not configured" if r["feedback_configured"] is False else "",
     )
 
 

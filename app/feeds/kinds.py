@@ -50,6 +50,18 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
+#: The secret each kind's feedback needs (kinds not named send none, or need no key).
+FEEDBACK_KEYS = {"stopncii": "FEEDBACK_KEY"}
+
+
+def feedback_configured(name: str, kind: str, secrets_file: Path | None = None) -> bool | None:
+    """Whether a feed's feedback key is set (None: the kind needs none); never the key."""
+    key = FEEDBACK_KEYS.get(kind)
+    if key is None:
+        return None
+    return Credentials(name, kind, secrets_file).get(key) is not None
+
+
 def adapter_factory(
     http: httpx.Client, registry: Registry, secrets_file: Path | None = None
 ) -> Callable[[Feed], FeedAdapter]:

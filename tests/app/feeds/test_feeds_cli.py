@@ -95,6 +95,9 @@ def test_add_sync_and_list(
     assert listed[0]["records"] == 3 and listed[0]["trust"] == "unconfirmed"
     assert listed[0]["last_error"] is None and listed[0]["last_success_at"]
     assert feedserver.FETCH_KEY not in json.dumps(listed)
+    # No feedback key in this environment: the StopNCII feed says its feedback is off.
+    assert listed[0]["feedback_configured"] is False and listed[1]["feedback_configured"] is None
+    assert "feedback not configured" in run("feeds", "list").splitlines()[0]
     run("feeds", "disable", "stopncii")
     assert "stopncii:" not in run("feeds", "sync", "--once")  # nothing enabled to sync
     assert json.loads(run("feeds", "list", "--json"))[0]["enabled"] is False
