@@ -3,6 +3,8 @@ naming it (its password masked), exit status 4, never a traceback."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -36,12 +38,14 @@ def test_an_unreachable_database_is_one_line_and_exit_4(args: list[str]) -> None
     assert "127.0.0.1:1" in lines[0] and "s3cret" not in result.output
 
 
-def test_a_fresh_database_is_created_then_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_fresh_database_is_created_then_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     env = {"HASHWALL_DATABASE_URL": "sqlite:///relative.db"}
     runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path) as folder:
-        first = runner.invoke(main, ["db", "upgrade"], env=env)
-        assert first.exit_code == 0, first.output
-        assert "created the schema (" in first.output and f"{folder}/relative.db" in first.output
-        again = runner.invoke(main, ["db", "upgrade"], env=env)
-        assert "is already at" in again.output
+    first = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "created the schema (" in first.output and f"{tmp_path}/relative.db" in first.output
+    again = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert "is already at" in again.output

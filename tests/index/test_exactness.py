@@ -282,6 +282,11 @@ def test_background_merges_pause_between_them_and_searches_see_the_waiting_tail(
     index.add(np.arange(200), first)
     oracle.add(np.arange(200), first)
     index.flush()
+    # The first add's background merge may still be setting its own pause after the
+    # flush went ahead (it had already swapped its part in): let it finish first.
+    for thread in threading.enumerate():
+        if thread.name == "mih-merge":
+            thread.join(timeout=10)
     index._next_merge = time.monotonic() + 1.0  # as if the last merge had taken 1/3 s
     more = make_codes(rng, 200, 32, clustered=True)
     index.add(np.arange(200, 400), more)
