@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install browser serve test lint bench-setup bench bench-smoke clean
+.PHONY: install browser serve test test-fast lint bench-setup bench bench-smoke clean
 SMOKE_RESULTS ?= /tmp/hashwall-bench-smoke.md
 
 $(BIN)/hashwall: pyproject.toml setup.py index/_mih.c matcher/_pdq.c
@@ -29,6 +29,11 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest
+
+# While working: SQLite only, no process killing, spread over the cores (about a minute).
+# `make test` stays the whole suite, PostgreSQL included, and is what CI runs.
+test-fast: install browser
+	$(BIN)/python -m pytest -q -n auto -m "not slow" -k "not postgresql"
 
 lint: install
 	$(BIN)/ruff check .

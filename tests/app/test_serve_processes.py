@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from tests.conftest import bearer
 from tests.factories import photo, random_pdq
 
+pytestmark = pytest.mark.slow
+
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 

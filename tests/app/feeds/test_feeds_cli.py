@@ -135,6 +135,7 @@ def bank_state(sessions: sessionmaker[Session], bank: str) -> set[tuple[str, str
         return {(value, status, external_id) for value, status, external_id in rows}
 
 
+@pytest.mark.slow
 def test_an_import_killed_with_sigkill_ends_as_an_uninterrupted_one(
     run: Callable[..., str],
     database_url: str,

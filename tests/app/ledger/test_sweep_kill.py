@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from app.db import make_session_factory
@@ -24,6 +25,8 @@ from matcher.signals import default_registry
 from tests.app.ledger.conftest import ledger_row
 from tests.app.worker.test_worker_kill import wait_for
 from tests.factories import flip_bits, random_pdq
+
+pytestmark = pytest.mark.slow
 
 CHANGES, PER_CHANGE = 60, 5
 

@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import Engine, select
 
 from app.db import make_session_factory
 from app.models import WebhookDelivery
 from app.webhooks import store as webhooks
 from tests.webhookserver import webhook_receiver
+
+pytestmark = pytest.mark.slow
 
 
 def start_worker(database_url: str) -> subprocess.Popen[bytes]:
