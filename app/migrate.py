@@ -35,8 +35,22 @@ class DatabaseUnreachable(SchemaOutOfDate):
     """The database could not be opened at all."""
 
 
+def missing_file(engine: Engine) -> Path | None:
+    """The absolute path of a SQLite database file that does not exist yet, if it is one:
+    connecting would create it, empty."""
+    url = engine.url
+    name = url.database or ""
+    if url.get_backend_name() != "sqlite" or name in ("", ":memory:") or name.startswith("file:"):
+        return None
+    path = Path(name)
+    return None if path.exists() else path.resolve()
+
+
 def current_revision(engine: Engine) -> str | None:
-    """The migration the database is at (None: no schema); raise `DatabaseUnreachable`."""
+    """The migration the database is at (None: no schema, or no SQLite file yet, which is
+    then not created); raise `DatabaseUnreachable`."""
+    if missing_file(engine) is not None:
+        return None
     try:
         with engine.connect() as connection:
             return (
@@ -51,6 +65,13 @@ def current_revision(engine: Engine) -> str | None:
 def check_schema(engine: Engine) -> None:
     """Raise `SchemaOutOfDate` unless the database is at the newest migration."""
     head = migrations.HEAD
+    missing = missing_file(engine)
+    if missing is not None:
+        raise SchemaOutOfDate(
+            f"there is no database at {missing}: create it with `hashwall db upgrade` (or "
+            "`hashwall demo`), or point HASHWALL_DATABASE_URL at the one you mean (a relative "
+            "sqlite:/// path is taken from the current directory)"
+        )
     current = current_revision(engine)
     if current != head:
         raise SchemaOutOfDate(

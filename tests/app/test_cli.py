@@ -76,6 +76,7 @@ def test_banks_and_import_with_rejects(run, tmp_path: Path) -> None:  # type: ig
 
 def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path: Path) -> None:
     runner = CliRunner()
+    (tmp_path / "new.db").touch()  # a database with no schema (a missing file: see below)
     env = {"HASHWALL_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}"}
     for args in (["keys", "list"], ["banks", "list"], ["serve", "--port", "1"]):
         result = runner.invoke(main, args, env=env)

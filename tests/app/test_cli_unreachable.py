@@ -49,3 +49,15 @@ def test_a_fresh_database_is_created_then_kept(
     assert "created the schema (" in first.output and f"{tmp_path}/relative.db" in first.output
     again = runner.invoke(main, ["db", "upgrade"], env=env)
     assert "is already at" in again.output
+
+
+def test_a_missing_sqlite_file_is_named_and_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"HASHWALL_DATABASE_URL": "sqlite:///elsewhere.db"}
+    result = CliRunner().invoke(main, ["banks", "list"], env=env)
+    assert result.exit_code == 1
+    assert f"there is no database at {tmp_path}/elsewhere.db" in result.stderr
+    assert "hashwall db upgrade" in result.stderr
+    assert not (tmp_path / "elsewhere.db").exists()
