@@ -99,13 +99,20 @@ def show(
     empty: str = "nothing to list",
     **derived: Callable[[dict], str],
 ) -> None:
-    """Print rows as a JSON array, or one formatted line each (with derived fields), or
-    say `empty` when there are none (an empty JSON array for scripts)."""
+    """Print rows as a JSON array, or as a table, a row a line (`line` formats one, its
+    columns separated by tabs, with derived fields), or say `empty` when there are none
+    (an empty JSON array for scripts)."""
     if as_json:
         click.echo(json.dumps(rows))
         return
     if not rows:
         click.echo(empty)
         return
-    for row in rows:
-        click.echo(line.format(**row, **{k: f(row) for k, f in derived.items()}))
+    cells = [
+        line.format(**row, **{k: f(row) for k, f in derived.items()}).split("\t") for row in rows
+    ]
+    widths = [max(len(c[i]) for c in cells if i < len(c)) for i in range(max(map(len, cells)))]
+    for row_cells in cells:
+        # Columns padded to their widest cell, for people; scripts read --json.
+        padded = [cell.ljust(width) for cell, width in zip(row_cells, widths, strict=False)]
+        click.echo("  ".join(padded).rstrip())
