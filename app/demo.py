@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.auth import SCOPES, create_key, list_keys, revoke_key
 from app.config import Settings
-from app.db import make_engine, make_session_factory
+from app.db import describe_url, make_engine, make_session_factory
 from app.migrate import upgrade
 from app.models import Bank, HashRecord
 from app.policy import Action
@@ -83,7 +83,7 @@ def set_up_demo(settings: Settings) -> str:
     item = {"signal_type": "pdq", "value": values[0].value, "content_id": "demo-upload-1"}
     body = json.dumps({"items": [item]})
     return (
-        f"Demo ready on {settings.database_url}\n"
+        f"Demo ready on {describe_url(settings.database_url)}\n"
         f"  bank '{DEMO_BANK}' (block) holds {held} hashes\n"
         f"  API key (all scopes, shown once): {key}\n"
         + (f"  the {len(earlier)} key(s) earlier demos made are revoked\n" if earlier else "")
