@@ -37,16 +37,15 @@ from app.config import Settings
 from app.ledger import hits as hit_store
 from app.ledger import store as ledger_store
 from app.ledger.index import LedgerIndex, flush_indexes
+from app.ledger.judge import judge, recordings
 from app.ledger.store import Entry
 from app.live_index import PERCEPTUAL_INDEXES, STORED_COLUMNS, LiveIndex, StoredHash
-from app.matching import Query, match_subjects, parse_signal
 from app.models import HashRecord, SweepState, utcnow
 from app.policy import Action, match_radius, search_radius
 from app.replica import ChangeFollower, restore_index
 from app.store import changes
 from app.store.frames import attach_stored
-from matcher.errors import MatcherError
-from matcher.signals import Registry, Signal
+from matcher.signals import Registry
 
 log = logging.getLogger(__name__)
 
@@ -77,28 +76,6 @@ class SweepRound:
     hits: int = 0
     contents: int = 0
     events: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Recording:
-    """One upload of a content id: the rows recorded together."""
-
-    content_id: str
-    recorded_at: datetime
-    seen_seq: int
-    entries: tuple[Entry, ...]
-
-    def saw(self, hash_id: int, seq: int) -> bool:
-        """Whether this upload's verdict was given with the hash already in its index."""
-        return seq <= self.seen_seq or any(hash_id in e.matched for e in self.entries)
-
-
-def recordings(entries: Iterable[Entry]) -> list[Recording]:
-    """Rows grouped into the uploads they were recorded with."""
-    grouped: dict[tuple[str, datetime, int], list[Entry]] = defaultdict(list)
-    for entry in entries:
-        grouped[entry.content_id, entry.recorded_at, entry.seen_seq].append(entry)
-    return [Recording(c, at, seen, tuple(rows)) for (c, at, seen), rows in grouped.items()]
 
 
 class Sweeper:
@@ -246,7 +223,7 @@ class Sweeper:
             for r in recordings(entries)
             if any(entry.id in checked for entry in r.entries)
         ]
-        return self._judge(uploads, named)
+        return judge(self.banks, uploads, named)
 
     # Sweeping changes ------------------------------------------------------------------
 
@@ -383,61 +360,5 @@ class Sweeper:
         # Rows forgotten or purged since they were indexed.
         self.ledger.remove(row_ids - contents.keys())
         by_content = ledger_store.entries_of(session, set(contents.values()))
-        return self._judge([r for e in by_content.values() for r in recordings(e)], targets)
-
-    def _judge(
-        self, uploads: Sequence[Recording], targets: dict[int, int]
-    ) -> list[hit_store.Found]:
-        """Match each upload against the banks as its verdict would be given now, and keep
-        the matches of targets (hash id: the change that made it active) it never saw."""
-        subjects: list[tuple[Recording, list[Query]]] = []
-        for upload in uploads:
-            if any(seq > upload.seen_seq for seq in targets.values()):
-                subjects.append((upload, self._queries(upload)))
-        verdicts = match_subjects(self.banks, [queries for _, queries in subjects])
-        found = []
-        for (upload, _), verdict in zip(subjects, verdicts, strict=True):
-            if verdict.action is Action.ALLOW:
-                continue  # an allow bank lists it as a known false positive
-            own = tuple(
-                (e.signal_type, e.value, e.quality) for e in upload.entries if e.candidate is None
-            )
-            for match in verdict.matches:
-                seq = targets.get(match.hash_id)
-                if seq is None or upload.saw(match.hash_id, seq) or match.action is Action.ALLOW:
-                    continue
-                found.append(
-                    hit_store.Found(
-                        upload.content_id,
-                        match.hash_id,
-                        match.bank,
-                        match.signal_type,
-                        match.distance,
-                        match.variant or "original",
-                        match.action.value,
-                        match.reason.value,
-                        upload.recorded_at,
-                        seq,
-                        own,
-                    )
-                )
-        return found
-
-    def _queries(self, upload: Recording) -> list[Query]:
-        """An upload's recorded hashes as the queries its verdict was given on."""
-        queries = []
-        for entry in upload.entries:
-            if entry.signal_type not in self.banks.indexes:
-                continue
-            signal = Signal(
-                entry.signal_type,
-                entry.value,
-                entry.quality,
-                entry.candidate,
-                detailed=entry.detailed,
-            )
-            try:
-                queries.append(parse_signal(self.registry, signal))
-            except MatcherError:
-                continue  # recorded by a version that parsed it; nothing to match now
-        return queries
+        uploads = [r for entries in by_content.values() for r in recordings(entries)]
+        return judge(self.banks, uploads, targets)
