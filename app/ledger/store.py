@@ -59,31 +59,8 @@ COLUMNS = (
 
 
 def entry(row: Any) -> Entry:
-    """An `Entry` from a row of COLUMNS."""
-    (
-        row_id,
-        content_id,
-        recorded_at,
-        signal_type,
-        value,
-        quality,
-        candidate,
-        detailed,
-        seen,
-        matched,
-    ) = row
-    return Entry(
-        row_id,
-        content_id,
-        recorded_at,
-        signal_type,
-        value,
-        quality,
-        candidate,
-        detailed,
-        seen,
-        tuple(matched or ()),
-    )
+    """An `Entry` from a row of COLUMNS (named as its fields are)."""
+    return Entry(**{**row._mapping, "matched": tuple(row.matched or ())})
 
 
 @dataclass(frozen=True, slots=True)
