@@ -57,13 +57,17 @@ def _plain(value: object) -> str:
     return json.dumps(text) if not text or any(c.isspace() or c in '"=' for c in text) else text
 
 
+def json_lines_for(setting: bool | None) -> bool:
+    """Whether logs are JSON lines: as `HASHWALL_LOG_JSON` says, or, unset, unless stderr
+    is a terminal (people read it)."""
+    return setting if setting is not None else not sys.stderr.isatty()
+
+
 def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> None:
     """Send hashwall's and uvicorn's logs to stderr: JSON lines, or lines for people
-    (`PlainFormatter`); None chooses lines for people when stderr is a terminal."""
+    (`PlainFormatter`); None chooses as `json_lines_for` does."""
     handler = logging.StreamHandler(sys.stderr)
-    if json_lines is None:
-        json_lines = not sys.stderr.isatty()
-    if json_lines:
+    if json_lines_for(json_lines):
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(PlainFormatter())

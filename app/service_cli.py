@@ -29,7 +29,7 @@ from matcher.signals import Registry, Signal, default_registry
 )
 def serve(host: str, port: int, workers: int | None) -> None:
     """Serve the HTTP API."""
-    from app.logs import configure_logging
+    from app.logs import configure_logging, json_lines_for
 
     settings = Settings()
     workers = workers or settings.workers
@@ -42,8 +42,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     finally:
         engine.dispose()
     supervisor = [sys.executable, "-m", "app.supervise", host, str(port), str(workers)]
-    json_lines = settings.log_json if settings.log_json is not None else not sys.stderr.isatty()
-    supervisor += [settings.log_level, "1" if json_lines else "0"]
+    supervisor += [settings.log_level, "1" if json_lines_for(settings.log_json) else "0"]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, supervisor)
