@@ -9,15 +9,17 @@ import click
 from app.audit import store as audit
 from app.config import Settings
 from app.console import cli_actor, database, fail
+from app.errors import HashwallError
 from app.ledger import store
-from app.ledger.record import CONTENT_ID_MAX, valid_content_id
+from app.ledger.record import checked_content_id
 from app.models import utcnow
 
 
 def _checked(content_id: str) -> str:
-    if not valid_content_id(content_id):
-        fail(f"a content id is 1 to {CONTENT_ID_MAX} printable characters")
-    return content_id
+    try:
+        return checked_content_id(content_id)
+    except HashwallError as error:
+        fail(error.detail)
 
 
 @click.group("ledger")

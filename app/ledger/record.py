@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from app.errors import InvalidInput
 from matcher.signals import Signal
 
 #: The longest content id, as `MatchItem.content_id` allows.
@@ -15,6 +16,17 @@ CONTENT_ID_MAX = 200
 def valid_content_id(value: str) -> bool:
     """Whether a content id is 1 to CONTENT_ID_MAX printable characters."""
     return 0 < len(value) <= CONTENT_ID_MAX and value.isprintable()
+
+
+def checked_content_id(content_id: str) -> str:
+    """A content id naming a ledger entry (a route's path, a command's argument), or
+    raise `InvalidInput`."""
+    if not valid_content_id(content_id):
+        raise InvalidInput(
+            f"content id must be 1 to {CONTENT_ID_MAX} printable characters",
+            [{"pointer": "/path/content_id", "detail": "invalid content id"}],
+        )
+    return content_id
 
 
 def ledger_rows(

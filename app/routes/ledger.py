@@ -7,30 +7,19 @@ from fastapi import APIRouter
 
 from app.audit import store as audit
 from app.deps import AdminKey, BanksWriteKey, SessionDep
-from app.errors import InvalidInput
 from app.ledger import store
-from app.ledger.record import CONTENT_ID_MAX, valid_content_id
+from app.ledger.record import checked_content_id
 from app.ledger.schemas import LedgerForgotten, LedgerStatus
 from app.models import utcnow
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
 
-def checked(content_id: str) -> str:
-    """A content id from the path, or raise `InvalidInput`."""
-    if not valid_content_id(content_id):
-        raise InvalidInput(
-            f"content id must be 1 to {CONTENT_ID_MAX} printable characters",
-            [{"pointer": "/path/content_id", "detail": "invalid content id"}],
-        )
-    return content_id
-
-
 @router.get("/{content_id:path}", response_model=LedgerStatus, response_model_exclude_none=True)
 def ledger_status(content_id: str, session: SessionDep, _: AdminKey) -> LedgerStatus:
     """Whether the ledger holds a content id, since when, and how many hashes of each
     type; never the hashes themselves."""
-    recorded = store.describe(session, checked(content_id))
+    recorded = store.describe(session, checked_content_id(content_id))
     if recorded is None:
         return LedgerStatus(content_id=content_id, recorded=False)
     return LedgerStatus(
@@ -48,7 +37,7 @@ def forget_content(
 ) -> LedgerForgotten:
     """Forget a content id at once: every recorded hash of it is deleted, so no sweep
     finds it again. Idempotent."""
-    checked(content_id)
+    checked_content_id(content_id)
     with session.begin():
         # Rows of it still queued in some server's recorder are dropped when they arrive.
         forgotten = store.forget(session, content_id, utcnow())
