@@ -140,8 +140,9 @@ def commit(session: Session, found: Sequence[Found], now: datetime) -> Committed
     for hit in fresh:
         by_event[event_key(hit)].append(hit)
         by_content[hit.content_id].append(hit)
-    for key, hits in by_event.items():
-        done.events += webhooks.enqueue(session, EVENT, event_data(hits), key=key)
+    done.events = webhooks.enqueue_all(
+        session, EVENT, [(event_data(hits), key) for key, hits in by_event.items()]
+    )
     if by_content:
         merge_sightings(session, [sighting(hits, now) for hits in by_content.values()])
     done.contents = len(by_content)

@@ -115,29 +115,41 @@ def message_id(webhook_id: str, key: str | None) -> str:
 def enqueue(session: Session, event_type: str, data: dict[str, Any], key: str | None = None) -> int:
     """Queue an event for every enabled webhook subscribed to it; return how many.
     `key` names the event for good (see `message_id`)."""
+    return enqueue_all(session, event_type, [(data, key)])
+
+
+def enqueue_all(
+    session: Session, event_type: str, events: Sequence[tuple[dict[str, Any], str | None]]
+) -> int:
+    """Queue events of one type, each (data, key) as `enqueue` takes it, reading the
+    subscribed webhooks once (a sweep may tell of a thousand uploads in one commit);
+    return how many deliveries were queued."""
     if event_type not in EVENTS:
         raise ValueError(f"unknown event {event_type!r}")
+    if not events:
+        return 0
     now = utcnow()
-    body = body_of(event_type, data, now)
     hooks = [
         h
         for h in session.scalars(select(Webhook).where(Webhook.enabled.is_(True)))
         if event_type in h.events
     ]
-    for hook in hooks:
-        session.add(
-            WebhookDelivery(
-                id=message_id(hook.id, key),
-                webhook_id=hook.id,
-                event_type=event_type,
-                body=body,
-                state=PENDING,
-                created_at=now,
-                next_attempt_at=now,
+    for data, key in events:
+        body = body_of(event_type, data, now)
+        for hook in hooks:
+            session.add(
+                WebhookDelivery(
+                    id=message_id(hook.id, key),
+                    webhook_id=hook.id,
+                    event_type=event_type,
+                    body=body,
+                    state=PENDING,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
             )
-        )
     session.flush()
-    return len(hooks)
+    return len(hooks) * len(events)
 
 
 @dataclass(frozen=True, slots=True)
