@@ -128,7 +128,9 @@ class Sweeper:
     def stop(self, snapshot: bool = True) -> None:
         """Drop the indexes (the lease was lost, the worker stops, or a round failed and
         the in-memory state may be ahead of what was committed: then no `snapshot`)."""
-        if self.ready and snapshot:
+        if not self.ready:
+            return  # a worker without the lease asks each round: nothing is held
+        if snapshot:
             self.snapshot(force=True)
         self.ready = False
         self.banks.reset()
